@@ -1,0 +1,1 @@
+"""HTML views of the tenancy core, one module per concept."""

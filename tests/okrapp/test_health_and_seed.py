@@ -1,0 +1,68 @@
+"""``/healthz`` and ``seed_demo``."""
+
+from io import StringIO
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import OperationalError
+
+from okrapp.celery import app as celery_app
+from okrapp.models import Membership, Organization, Team
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_reports_database_and_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["status"] == "ok"
+    assert data["database"]["ok"] and data["broker"]["ok"]
+
+
+def test_healthz_is_503_when_the_broker_is_down(client, monkeypatch):
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["broker"]["ok"] is False
+    assert response.json()["database"]["ok"] is True
+
+
+def test_healthz_is_503_when_the_database_is_down(client):
+    with mock.patch(
+        "okrapp.views.health.connection.cursor", side_effect=OperationalError("connection refused")
+    ):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == {"ok": False, "detail": "OperationalError"}
+
+
+def test_seed_demo_is_idempotent_and_prints_logins(settings):
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=StringIO())
+    acme = Organization.objects.get(slug="acme")
+    globex = Organization.objects.get(slug="globex")
+    assert acme.has_mission_and_vision
+    assert Team.objects.for_org(acme).count() == 4
+    assert Team.objects.for_org(acme).filter(parent__isnull=False).exists()
+    people = Membership.objects.for_org(acme)
+    assert people.count() >= 12
+    assert people.filter(role="admin").count() == 1
+    assert people.filter(role="manager").count() == 2
+    assert people.filter(is_okr_master=True).count() == 1
+    acme_users = set(people.values_list("user_id", flat=True))
+    globex_users = set(Membership.objects.for_org(globex).values_list("user_id", flat=True))
+    assert globex_users and not (acme_users & globex_users)
+    text = out.getvalue()
+    assert "alice@acme.example" in text and "okr-demo-2026" in text
+
+
+def test_seed_demo_refuses_without_debug_or_force(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", "--force", stdout=StringIO())
+    assert Organization.objects.filter(slug="acme").exists()

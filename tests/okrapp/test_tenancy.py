@@ -1,0 +1,240 @@
+"""The tenancy rules of DESIGN.md: scoped reads, 404 for outsiders, 403 for wrong roles,
+and the database refusing a row that links two organisations."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from okrapp.models import Invitation, Membership, Team, TeamMembership
+from okrapp.tenancy import UnscopedQueryError
+from tests.factories import MembershipFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- Scoped reads ---------------------------------------------------------------------------
+
+
+def test_unscoped_tenant_queries_refuse_to_run(alice):
+    for run in (
+        lambda: list(Membership.objects.all()),
+        lambda: Membership.objects.get(pk=alice.pk),
+        lambda: Membership.objects.filter(pk=alice.pk).first(),
+        lambda: Membership.objects.count(),
+        lambda: Membership.objects.exists(),
+        lambda: Membership.objects.filter(pk=alice.pk).update(role="member"),
+        lambda: Membership.objects.filter(pk=alice.pk).delete(),
+        lambda: Membership.objects.values_list("id", flat=True)[0],
+        lambda: list(Team.objects.select_related("parent")),
+    ):
+        with pytest.raises(UnscopedQueryError):
+            run()
+
+
+def test_for_org_reads_only_that_organisation(alice, mallory, acme, globex):
+    assert list(Membership.objects.for_org(acme)) == [alice]
+    assert list(Membership.objects.for_org(globex.pk)) == [mallory]
+    assert not Membership.objects.for_org(acme).filter(pk=mallory.pk).exists()
+    # Scope survives chaining in any order.
+    assert Membership.objects.filter(role="admin").for_org(acme).get() == alice
+
+
+def test_relations_from_a_scoped_row_can_be_followed(engineering, bob, carol):
+    members = {tm.membership for tm in engineering.team_memberships.all()}
+    assert members == {bob, carol}
+    assert list(bob.reports.all()) == [carol]
+
+
+def test_framework_internals_use_the_unscoped_manager_and_app_code_the_scoped_one():
+    from django.apps import apps
+
+    from okrapp.tenancy import TenantModel, TenantQuerySet
+
+    for model in apps.get_models():
+        if issubclass(model, TenantModel):
+            assert model._default_manager.name == "all_tenants", model
+            assert isinstance(model.objects.all(), TenantQuerySet), model
+
+
+def test_app_code_does_not_bypass_the_scope():
+    """``all_tenants`` is for framework internals; app code reads through ``for_org``."""
+    allowed = {
+        "okrapp/tenancy.py",  # defines it; resolves the membership the URL names
+        "okrapp/services.py",  # an invitation link is opened by someone not yet a member
+    }
+    offenders = []
+    for app in ("okrapp", "cycles", "checkins"):
+        for path in (ROOT / app).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            if "/migrations/" in rel or rel in allowed:
+                continue
+            if re.search(r"\ball_tenants\b|_default_manager|_base_manager", path.read_text()):
+                offenders.append(rel)
+    assert offenders == []
+
+
+# --- Requests ---------------------------------------------------------------------------------
+
+
+def _tenant_patterns(resolver=None, prefix=""):
+    """Every URL pattern whose route carries ``<org_slug>``, with its full route."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _tenant_patterns(entry, route)
+        elif isinstance(entry, URLPattern) and "<slug:org_slug>" in route:
+            yield route, entry
+
+
+def _fill(route: str, values: dict[str, str]) -> str:
+    def sub(match):
+        name = match.group(2)
+        if name not in values:
+            raise AssertionError(f"No sample value for <{name}> in {route}; add one to the test.")
+        return str(values[name])
+
+    return "/" + re.sub(r"<(?:(\w+):)?(\w+)>", sub, route).replace("^", "").replace("$", "")
+
+
+@pytest.fixture
+def acme_ids(acme, alice, bob, carol, engineering):
+    invitation = Invitation.objects.create(
+        organization=acme, email="new@acme.example", invited_by=alice
+    )
+    return {
+        "org_slug": acme.slug,
+        "membership_id": carol.pk,
+        "team_slug": engineering.slug,
+        "invitation_id": invitation.pk,
+        "pk": carol.pk,
+    }
+
+
+def test_every_tenant_url_is_404_for_a_member_of_another_organisation(
+    client, login, mallory, acme_ids
+):
+    login(mallory)
+    urls = [_fill(route, acme_ids) for route, _ in _tenant_patterns()]
+    assert len(urls) >= 15
+    answers = {}
+    for url in urls:
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            answers[(method, url)] = response.status_code
+    wrong = {key: status for key, status in answers.items() if status != 404}
+    print(f"outsider walk: {len(answers)} requests over {len(urls)} tenant URLs")
+    assert wrong == {}
+    # Nothing was changed by the POSTs.
+    assert Membership.objects.for_org(acme_ids["org_slug"] and mallory.organization).count() == 1
+
+
+def test_every_tenant_url_sends_anonymous_visitors_to_login(client, acme_ids):
+    for route, _ in _tenant_patterns():
+        url = _fill(route, acme_ids)
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("account_login")), url
+
+
+def test_unknown_organisation_is_the_same_404_as_a_foreign_one(client, login, mallory, acme):
+    login(mallory)
+    foreign = client.get(f"/{acme.slug}/")
+    missing = client.get("/no-such-org/")
+    assert foreign.status_code == missing.status_code == 404
+    assert acme.name not in foreign.content.decode()
+
+
+ADMIN_PAGES = ["member_list", "member_invite", "org_settings", "org_mission"]
+
+
+@pytest.mark.parametrize("name", ADMIN_PAGES)
+def test_admin_pages_are_403_for_members_and_managers(client, login, carol, bob, name):
+    for person in (carol, bob):
+        login(person)
+        response = client.get(reverse(name, kwargs={"org_slug": person.organization.slug}))
+        assert response.status_code == 403
+
+
+def test_a_deactivated_member_loses_access_at_once(client, login, alice, carol, acme):
+    login(carol)
+    assert client.get(f"/{acme.slug}/").status_code == 200
+    Membership.objects.for_org(acme).filter(pk=carol.pk).update(active=False)
+    assert client.get(f"/{acme.slug}/").status_code == 404
+
+
+def test_the_membership_language_is_used_for_pages(client, login, carol, acme):
+    carol.language = "zh-hant"
+    carol.save(update_fields=["language"])
+    login(carol)
+    response = client.get(f"/{acme.slug}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.wsgi_request.LANGUAGE_CODE == "zh-hant"
+
+
+# --- Database ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="composite keys are PostgreSQL's")
+def test_postgres_refuses_a_raw_row_linking_two_organisations(acme, globex, carol, mallory):
+    acme_team = TeamFactory(organization=acme, name="Acme team")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "INSERT INTO okrapp_teammembership (organization_id, team_id, membership_id, is_lead)"
+            " VALUES (%s, %s, %s, false)",
+            [globex.pk, acme_team.pk, mallory.pk],
+        )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "UPDATE okrapp_membership SET manager_id = %s WHERE id = %s", [carol.pk, mallory.pk]
+        )
+    # The same statement inside one organisation is fine.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "INSERT INTO okrapp_teammembership (organization_id, team_id, membership_id, is_lead)"
+            " VALUES (%s, %s, %s, false)",
+            [acme.pk, acme_team.pk, carol.pk],
+        )
+    assert TeamMembership.objects.for_org(acme).filter(team=acme_team).count() == 1
+
+
+def test_every_tenant_table_carries_the_organisation_and_the_same_org_keys():
+    """Each foreign key between tenant tables has its composite twin (migration 0002...)."""
+    from django.apps import apps
+
+    from okrapp.tenancy import TenantModel
+
+    tenant_models = [m for m in apps.get_models() if issubclass(m, TenantModel)]
+    assert {m.__name__ for m in tenant_models} >= {
+        "Membership",
+        "Team",
+        "TeamMembership",
+        "Invitation",
+    }
+    if connection.vendor != "postgresql":
+        pytest.skip("composite keys are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conname LIKE %s",
+            ["%_same_org_fk"],
+        )
+        names = {row[0] for row in cursor.fetchall()}
+    for model in tenant_models:
+        for field in model._meta.concrete_fields:
+            if field.is_relation and issubclass(field.related_model, TenantModel):
+                expected = f"{model._meta.db_table}_{field.column}_same_org_fk"[:63]
+                assert expected in names, f"{model.__name__}.{field.name} lacks its same-org key"
+
+
+def test_members_of_one_org_are_not_counted_in_another(acme, globex):
+    MembershipFactory.create_batch(3, organization=acme)
+    MembershipFactory.create_batch(2, organization=globex)
+    assert Membership.objects.for_org(acme).count() == 3
+    assert Membership.objects.for_org(globex).count() == 2
