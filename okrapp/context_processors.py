@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import HttpRequest
 
 
@@ -6,4 +7,5 @@ def tenant(request: HttpRequest) -> dict:
     return {
         "org": getattr(request, "org", None),
         "membership": getattr(request, "membership", None),
+        "signup_open": settings.SIGNUP_OPEN,
     }

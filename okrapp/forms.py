@@ -144,7 +144,9 @@ class TeamForm(forms.Form):
 
 
 class TeamMemberForm(forms.Form):
-    membership = forms.ModelChoiceField(label=_("Person"), queryset=Membership.objects.none())
+    membership = forms.ModelChoiceField(
+        label=_("Person"), queryset=Membership.objects.none(), empty_label=_("Choose a person")
+    )
     is_lead = forms.BooleanField(label=_("Team lead"), required=False)
 
     def __init__(self, *args, org: Organization, **kwargs):

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
     "django_htmx",
     "template_partials",
     "okrapp",

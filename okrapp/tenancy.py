@@ -128,7 +128,11 @@ class TenantMiddleware:
     def __call__(self, request):
         request.org = None
         request.membership = None
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # The member's clock must not leak into the next request on this thread.
+            timezone.deactivate()
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         slug = view_kwargs.get("org_slug")

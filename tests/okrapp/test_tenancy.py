@@ -238,3 +238,13 @@ def test_members_of_one_org_are_not_counted_in_another(acme, globex):
     MembershipFactory.create_batch(2, organization=globex)
     assert Membership.objects.for_org(acme).count() == 3
     assert Membership.objects.for_org(globex).count() == 2
+
+
+def test_a_members_time_zone_does_not_leak_into_the_next_request(client, login, carol, acme):
+    from django.utils import timezone
+
+    carol.time_zone = "Europe/Berlin"
+    carol.save(update_fields=["time_zone"])
+    login(carol)
+    client.get(f"/{acme.slug}/")
+    assert timezone.get_current_timezone_name() == "UTC"
