@@ -184,3 +184,12 @@ class AcceptInvitationForm(forms.Form):
         if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_again"):
             self.add_error("password_again", _("The two passwords differ."))
         return cleaned
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Token name"),
+        max_length=80,
+        help_text=_("What the token is for, e.g. “weekly export”."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

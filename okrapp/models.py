@@ -6,6 +6,7 @@ how tenant rows are read.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import zoneinfo
 from datetime import timedelta
@@ -521,3 +522,84 @@ class Invitation(TenantModel):
         if self.is_expired:
             return "expired"
         return "pending"
+
+
+# --- API tokens -----------------------------------------------------------------------------------
+
+
+class ApiTokenQuerySet(TenantQuerySet):
+    def usable(self):
+        """Not revoked, and its person still has access (a deactivated member's stop at once)."""
+        return self.filter(
+            revoked_at__isnull=True, membership__active=True, membership__user__is_active=True
+        )
+
+
+class ApiToken(TenantModel):
+    """A personal token for scripts: one person in one organisation.
+
+    The secret is shown once, when it is made; only its SHA-256 is stored. It reads
+    ``okr_<organisation id>_<random>``, so authentication finds the row inside its
+    organisation (``for_org``) like every other tenant read; the id is not a secret, and
+    changing it only makes the hash miss.
+    """
+
+    SCHEME = "okr"
+    PREFIX_CHARS = 6  # of the random part, kept to tell tokens apart on the profile page
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("person")
+    )
+    name = models.CharField(
+        _("name"), max_length=80, help_text=_("What the token is for, e.g. “weekly export”.")
+    )
+    key_prefix = models.CharField(_("token starts with"), max_length=40, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The organisation leads, as in every unique constraint here (ready to distribute
+            # by organisation); the hash covers the organisation id too, so it is unique alone.
+            models.UniqueConstraint(
+                fields=["organization", "key_hash"], name="apitoken_org_key_hash_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["membership", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @classmethod
+    def new_secret(cls, org_id: int) -> str:
+        return f"{cls.SCHEME}_{org_id}_{secrets.token_urlsafe(32)}"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def prefix_of(cls, secret: str) -> str:
+        scheme, org_id, random_part = secret.split("_", 2)
+        return f"{scheme}_{org_id}_{random_part[: cls.PREFIX_CHARS]}"
+
+    @classmethod
+    def org_id_of(cls, secret: str) -> int | None:
+        """The organisation a well-formed secret names, or None."""
+        parts = secret.split("_", 2)
+        if len(parts) != 3 or parts[0] != cls.SCHEME or not parts[1].isascii():
+            return None
+        if not parts[1].isdigit() or len(parts[1]) > 18 or not parts[2]:
+            return None
+        return int(parts[1])
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

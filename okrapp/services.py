@@ -14,7 +14,15 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from okrapp.models import Invitation, Membership, Organization, Team, TeamMembership, User
+from okrapp.models import (
+    ApiToken,
+    Invitation,
+    Membership,
+    Organization,
+    Team,
+    TeamMembership,
+    User,
+)
 
 # --- Organisations ----------------------------------------------------------------------------
 
@@ -478,3 +486,48 @@ def team_member_remove(
 ) -> None:
     _require_admin(org, by)
     TeamMembership.objects.for_org(org).filter(team=team, membership=membership).delete()
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+API_TOKENS_PER_PERSON = 20
+
+
+@transaction.atomic
+def api_token_create(*, org: Organization, by: Membership, name: str) -> tuple[ApiToken, str]:
+    """A personal token for ``by`` in ``org``; returns it with its secret, shown only now."""
+    if by.organization_id != org.pk or not by.active:
+        raise PermissionDenied(_("Only members of this organisation may create tokens here."))
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("Give the token a name, e.g. what it is for.")})
+    live = ApiToken.objects.for_org(org).filter(membership=by, revoked_at__isnull=True)
+    if live.count() >= API_TOKENS_PER_PERSON:
+        raise ValidationError(
+            {
+                "name": _("You have %(count)d tokens already; revoke one you no longer use.")
+                % {"count": API_TOKENS_PER_PERSON}
+            }
+        )
+    secret = ApiToken.new_secret(org.pk)
+    token = ApiToken(
+        organization=org,
+        membership=by,
+        name=name,
+        key_prefix=ApiToken.prefix_of(secret),
+        key_hash=ApiToken.hash_secret(secret),
+    )
+    token.full_clean(exclude=["organization", "membership"])
+    token.save()
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, org: Organization, by: Membership, token: ApiToken) -> ApiToken:
+    """Stop a token at once. People revoke their own tokens only."""
+    if token.organization_id != org.pk or token.membership_id != by.pk:
+        raise PermissionDenied(_("You can only revoke your own tokens."))
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token

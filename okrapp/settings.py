@@ -227,20 +227,51 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# REST API under /api/v1/<org_slug>/ (okrapp.api). Tokens come first so that an anonymous
+# call gets 401 with a WWW-Authenticate header; the session serves the browser (and the docs
+# page), with DRF enforcing CSRF on its unsafe methods.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "okrapp.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "okrapp.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# The schema and its docs page are public: they describe the API, not any organisation's data,
+# and tools (client generators, schemathesis) read them without credentials. Swagger UI's
+# files come from drf-spectacular-sidecar (no CDN).
 SPECTACULAR_SETTINGS = {
     "TITLE": "okrapp API",
-    "DESCRIPTION": "Organisations, cycles, objectives, key results and check-ins.",
+    "DESCRIPTION": (
+        "Cycles, objectives, key results and initiatives of one organisation, under "
+        "`/api/v1/<org_slug>/`. Authenticate with a personal token from your profile page "
+        "(`Authorization: Bearer okr_…`) or the browser session. Someone who is not a member "
+        "of the organisation gets 404, as for an unknown one. Decimals are strings."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False},
+    # One name per choice set (several fields are called "status" or "state").
+    "ENUM_NAME_OVERRIDES": {
+        "CycleStateEnum": "cycles.models.CycleState",
+        "ObjectiveStatusEnum": "cycles.models.ObjectiveStatus",
+        "InitiativeStatusEnum": "cycles.models.InitiativeStatus",
+        "ReviewStatusEnum": "cycles.models.ReviewStatus",
+    },
 }
 
 # Security: strict in production (DEBUG off), relaxed only for the local default.

@@ -9,6 +9,7 @@ from okrapp.views import health, invitations, organizations
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("okrapp.api_urls")),
     path("accounts/login/", accounts.login, name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("invitations/<str:token>/", invitations.invitation_accept, name="invitation_accept"),

@@ -1,6 +1,6 @@
 """Pages of one organisation. ``TenantMiddleware`` resolves ``org_slug`` for all of them."""
 
-from django.urls import path
+from django.urls import include, path
 
 from okrapp.views import members, organizations, profile, teams
 
@@ -9,6 +9,12 @@ urlpatterns = [
     path("mission/", organizations.org_mission, name="org_mission"),
     path("settings/", organizations.org_settings, name="org_settings"),
     path("profile/", profile.profile, name="profile"),
+    path("profile/tokens/", profile.api_token_create, name="api_token_create"),
+    path(
+        "profile/tokens/<int:token_id>/revoke/",
+        profile.api_token_revoke,
+        name="api_token_revoke",
+    ),
     path("members/", members.member_list, name="member_list"),
     path("members/invite/", members.member_invite, name="member_invite"),
     path("members/<int:membership_id>/", members.member_edit, name="member_edit"),
@@ -48,4 +54,6 @@ urlpatterns = [
         teams.team_member_lead,
         name="team_member_lead",
     ),
+    path("", include("cycles.urls")),
+    path("", include("checkins.urls")),
 ]

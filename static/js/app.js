@@ -5,9 +5,18 @@
  *   in the target input, keep it filled with a URL-safe version of the source input's value
  *   (an organisation's address from its name).
  * - <details class="confirm">: an open confirmation closes on a click elsewhere or Escape.
+ * - In a <form data-show-when-form>, an element with data-show-when="<field>:<v1> <v2>" is
+ *   shown only while that field has one of those values, and one with
+ *   data-hide-when="<field>:<v>" is hidden while it has (a checkbox's value is "on" when
+ *   ticked). Hidden inputs are disabled so they are not sent. Without this file every
+ *   field shows, with a hint saying which apply.
+ * - <select data-autosubmit>: choosing an option submits its (GET) form.
+ * - <html class="js">: lets CSS hide buttons that only no-JavaScript visitors need.
  */
 (function () {
   "use strict";
+
+  document.documentElement.classList.add("js");
 
   function slugify(value) {
     return value
@@ -53,10 +62,60 @@
     open.querySelector("summary").focus();
   });
 
+  function fieldValue(form, name) {
+    var control = form.elements.namedItem(name);
+    if (!control) return null;
+    if (control.type === "checkbox") return control.checked ? "on" : "";
+    return control.value;
+  }
+
+  function matches(form, rule) {
+    var parts = rule.split(":");
+    var value = fieldValue(form, parts[0]);
+    return value !== null && parts[1].split(" ").indexOf(value) !== -1;
+  }
+
+  function applyConditions(form) {
+    form.querySelectorAll("[data-show-when], [data-hide-when]").forEach(function (element) {
+      var show = element.dataset.showWhen;
+      var hide = element.dataset.hideWhen;
+      var visible = (!show || matches(form, show)) && !(hide && matches(form, hide));
+      element.hidden = !visible;
+      element.querySelectorAll("input, select, textarea").forEach(function (input) {
+        input.disabled = !visible;
+      });
+    });
+    form.querySelectorAll("[data-no-js-hint]").forEach(function (hint) {
+      hint.hidden = true;
+    });
+  }
+
+  function bindConditions(root) {
+    root.querySelectorAll("form[data-show-when-form]").forEach(function (form) {
+      if (form.dataset.conditionsBound) return;
+      form.dataset.conditionsBound = "1";
+      form.addEventListener("change", function () {
+        applyConditions(form);
+      });
+      applyConditions(form);
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]") && event.target.form) {
+      event.target.form.requestSubmit();
+    }
+  });
+
+  function bind(root) {
+    bindSlugs(root);
+    bindConditions(root);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    bindSlugs(document);
+    bind(document);
   });
   document.addEventListener("htmx:load", function (event) {
-    bindSlugs(event.target);
+    bind(event.target);
   });
 })();

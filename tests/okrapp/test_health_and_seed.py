@@ -59,6 +59,27 @@ def test_seed_demo_is_idempotent_and_prints_logins(settings):
     text = out.getvalue()
     assert "alice@acme.example" in text and "okr-demo-2026" in text
 
+    # OKRs: this quarter active, last quarter closed, every level, kind and direction.
+    from cycles.models import Cycle, KeyResult, Objective
+
+    states = dict(Cycle.objects.for_org(acme).values_list("state", "name"))
+    assert set(states) == {"active", "closed"}
+    active = Objective.objects.for_org(acme).filter(cycle__state="active")
+    assert set(active.values_list("level", flat=True)) == {1, 2, 3}
+    assert set(active.values_list("type", flat=True)) == {"committed", "aspirational"}
+    assert active.filter(visibility="private").count() == 1
+    krs = KeyResult.objects.for_org(acme).filter(objective__cycle__state="active")
+    assert set(krs.values_list("kind", flat=True)) == {"number", "percent", "currency", "milestone"}
+    assert set(krs.values_list("direction", flat=True)) == {
+        "increase",
+        "decrease",
+        "stay_at_least",
+        "stay_at_most",
+        "stay_between",
+    }
+    assert krs.filter(initiatives__isnull=False).exists()
+    assert not Cycle.objects.for_org(globex).exists()
+
 
 def test_seed_demo_refuses_without_debug_or_force(settings):
     settings.DEBUG = False

@@ -1,0 +1,307 @@
+"""The weekly cadence: check-ins, acknowledgements, comments, kudos and one-on-ones."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from cycles.models import VALUE_FIELD, KeyResult, Objective
+from okrapp.models import Membership
+from okrapp.tenancy import TenantModel, TenantQuerySet
+
+
+def week_start(day: date) -> date:
+    """Monday of the ISO week that ``day`` falls in."""
+    return day - timedelta(days=day.weekday())
+
+
+def week_label(monday: date) -> str:
+    year, week, _weekday = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# --- Check-ins ----------------------------------------------------------------------------------
+
+
+class CheckInQuerySet(TenantQuerySet):
+    def for_week(self, monday: date):
+        return self.filter(week=monday)
+
+    def with_people(self):
+        return self.select_related("recorded_by__user", "key_result__owner__user")
+
+
+class CheckIn(TenantModel):
+    """One key result's value, confidence and note for one ISO week.
+
+    The week is the Monday of the ISO week in the organisation's time zone. Checking in
+    again in the same week revises this row (``revision`` counts up) and
+    django-simple-history keeps every earlier version.
+    """
+
+    key_result = models.ForeignKey(KeyResult, on_delete=models.CASCADE, related_name="checkins")
+    week = models.DateField(_("week"))
+    value = models.DecimalField(_("value"), **VALUE_FIELD)
+    confidence = models.PositiveSmallIntegerField(
+        _("confidence"), validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    note = models.TextField(_("note"), blank=True)
+    need_help = models.BooleanField(_("need help"), default=False)
+    # Who typed it: the KR owner, or a manager on their behalf (shown as such).
+    recorded_by = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    owner = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="checkins", verbose_name=_("owner")
+    )
+    revision = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+    objects = CheckInQuerySet.as_manager()
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        ordering = ["-week", "-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="checkin_org_id_unique"),
+            models.UniqueConstraint(
+                fields=["organization", "key_result", "week"], name="checkin_one_per_kr_week"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=1, confidence__lte=10), name="checkin_confidence_1_10"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "owner", "week"]),
+            models.Index(fields=["organization", "week"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_result_id} {week_label(self.week)}"
+
+    @property
+    def week_label(self) -> str:
+        return week_label(self.week)
+
+    @property
+    def on_behalf(self) -> bool:
+        return self.recorded_by_id != self.owner_id
+
+
+class Acknowledgement(TenantModel):
+    """A manager has seen a report's check-in, perhaps with a reply."""
+
+    checkin = models.OneToOneField(
+        CheckIn, on_delete=models.CASCADE, related_name="acknowledgement"
+    )
+    by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    reply = models.TextField(_("reply"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("acknowledgement")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "checkin"], name="ack_one_per_checkin"),
+        ]
+
+
+# --- Conversation ------------------------------------------------------------------------------
+
+
+class CommentQuerySet(TenantQuerySet):
+    def with_people(self):
+        return self.select_related("author__user").prefetch_related("mentions__user")
+
+
+class Comment(TenantModel):
+    """A comment on exactly one of: a key result, an objective, a check-in."""
+
+    author = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="comments")
+    body = models.TextField(_("comment"), max_length=5000)
+    key_result = models.ForeignKey(
+        KeyResult, null=True, blank=True, on_delete=models.CASCADE, related_name="comments"
+    )
+    objective = models.ForeignKey(
+        Objective, null=True, blank=True, on_delete=models.CASCADE, related_name="comments"
+    )
+    checkin = models.ForeignKey(
+        CheckIn, null=True, blank=True, on_delete=models.CASCADE, related_name="comments"
+    )
+    mentions = models.ManyToManyField(
+        Membership, through="Mention", related_name="mentioned_in", blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta(TenantModel.Meta):
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="comment_org_id_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(key_result__isnull=False, objective__isnull=True, checkin__isnull=True)
+                    | Q(key_result__isnull=True, objective__isnull=False, checkin__isnull=True)
+                    | Q(key_result__isnull=True, objective__isnull=True, checkin__isnull=False)
+                ),
+                name="comment_exactly_one_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:40]
+
+
+class Mention(TenantModel):
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="mention_links")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "comment", "membership"], name="mention_unique"
+            ),
+        ]
+
+
+class KudosQuerySet(TenantQuerySet):
+    def with_people(self):
+        return self.select_related("giver__user", "receiver__user", "key_result", "objective")
+
+
+class Kudos(TenantModel):
+    """Recognition from one colleague to another, perhaps for a key result or objective."""
+
+    giver = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="kudos_given")
+    receiver = models.ForeignKey(
+        Membership,
+        on_delete=models.PROTECT,
+        related_name="kudos_received",
+        verbose_name=_("to"),
+    )
+    message = models.TextField(_("message"), max_length=2000)
+    key_result = models.ForeignKey(
+        KeyResult,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="kudos",
+        verbose_name=_("for the key result"),
+    )
+    objective = models.ForeignKey(
+        Objective,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="kudos",
+        verbose_name=_("for the objective"),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = KudosQuerySet.as_manager()
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("kudos")
+        verbose_name_plural = _("kudos")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(giver=models.F("receiver")), name="kudos_not_to_self"
+            ),
+        ]
+
+
+# --- One-on-ones ----------------------------------------------------------------------------
+
+
+class Rhythm(models.TextChoices):
+    WEEKLY = "weekly", _("Weekly")
+    BIWEEKLY = "biweekly", _("Every two weeks")
+    MONTHLY = "monthly", _("Monthly")
+
+
+class OneOnOne(TenantModel):
+    """A manager and a report who meet regularly."""
+
+    manager = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    report = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    rhythm = models.CharField(
+        _("rhythm"), max_length=10, choices=Rhythm.choices, default=Rhythm.WEEKLY
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("one-on-one")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="oneonone_org_id_unique"),
+            models.UniqueConstraint(
+                fields=["organization", "manager", "report"], name="oneonone_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(manager=models.F("report")), name="oneonone_two_people"
+            ),
+        ]
+
+
+class Meeting(TenantModel):
+    one_on_one = models.ForeignKey(OneOnOne, on_delete=models.CASCADE, related_name="meetings")
+    date = models.DateField(_("date"))
+    shared_notes = models.TextField(_("shared notes"), blank=True)
+    # Only the manager reads these.
+    private_notes = models.TextField(_("private notes"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="meeting_org_id_unique"),
+        ]
+
+
+class AgendaItem(TenantModel):
+    """One line of a meeting's agenda, prepared from check-ins and open action items."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="agenda")
+    checkin = models.ForeignKey(
+        CheckIn, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action_item = models.ForeignKey(
+        "ActionItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "id"]
+
+
+class ActionItem(TenantModel):
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="action_items")
+    text = models.CharField(_("action"), max_length=300)
+    owner = models.ForeignKey(
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    done = models.BooleanField(_("done"), default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["done", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "id"], name="actionitem_org_id_unique"),
+        ]

@@ -1,0 +1,187 @@
+"""Reads that assemble a page's worth of cadence data in a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from checkins.charts import burnup
+from checkins.models import Acknowledgement, CheckIn
+from cycles import scoring
+from cycles.models import Cycle, KeyResult, Objective
+from okrapp.models import Membership, Organization
+
+
+@dataclass
+class KeyResultWeek:
+    """One KR as "My week" shows it."""
+
+    kr: KeyResult
+    this_week: CheckIn | None
+    last: CheckIn | None  # latest check-in before this week
+    history: list[CheckIn]
+    expected: Decimal
+    chart: dict
+    current_week: date
+
+    @property
+    def due(self) -> bool:
+        return self.this_week is None
+
+    @property
+    def status(self) -> scoring.Status:
+        return scoring.status(self.kr.progress, self.expected)
+
+    @property
+    def expected_value(self) -> Decimal | None:
+        """The value the KR would have today if it moved in a straight line."""
+        kr = self.kr
+        if kr.is_milestone or kr.is_stay or kr.start_value is None or kr.target_value is None:
+            return None
+        return kr.start_value + (kr.target_value - kr.start_value) * self.expected
+
+    @property
+    def prefill(self) -> dict:
+        data = self._prefill()
+        if data["value"] is not None:
+            data["value"] = plain(data["value"])
+        return data
+
+    def _prefill(self) -> dict:
+        """This week's entry, or last week's carried forward (one keystroke if unchanged)."""
+        source = self.this_week or self.last
+        if source is None:
+            value = (
+                self.kr.current_value
+                if self.kr.current_value is not None
+                else (self.kr.start_value if not self.kr.is_milestone else Decimal(0))
+            )
+            return {
+                "value": value,
+                "confidence": self.kr.confidence,
+                "note": "",
+                "need_help": False,
+            }
+        return {
+            "value": source.value,
+            "confidence": source.confidence,
+            "note": self.this_week.note if self.this_week else "",
+            "need_help": self.this_week.need_help if self.this_week else False,
+        }
+
+    @property
+    def revision(self) -> int:
+        return self.this_week.revision if self.this_week else 0
+
+    @property
+    def acknowledgement(self) -> Acknowledgement | None:
+        """The manager's latest word on this or last week's check-in, for the report."""
+        week_before = self.current_week - timedelta(days=7)
+        last_week = self.last if self.last and self.last.week >= week_before else None
+        acks = [_loaded_acknowledgement(c) for c in (self.this_week, last_week) if c]
+        acks = [a for a in acks if a is not None]
+        return max(acks, key=lambda a: a.created_at) if acks else None
+
+
+def _loaded_acknowledgement(checkin: CheckIn) -> Acknowledgement | None:
+    """The acknowledgement loaded with the check-in (``select_related``), never a query: a
+    check-in saved just now has none yet."""
+    return checkin._state.fields_cache.get("acknowledgement")
+
+
+def plain(value: Decimal) -> str:
+    """``Decimal("30.0000")`` → ``"30"``, never scientific notation."""
+    text = f"{value.normalize():f}"
+    return text
+
+
+@dataclass
+class ObjectiveWeek:
+    objective: Objective
+    key_results: list[KeyResultWeek] = field(default_factory=list)
+
+
+@dataclass
+class MyWeek:
+    cycle: Cycle | None
+    week: date
+    objectives: list[ObjectiveWeek]
+
+    @property
+    def key_results(self) -> list[KeyResultWeek]:
+        return [k for o in self.objectives for k in o.key_results]
+
+    @property
+    def due(self) -> list[KeyResultWeek]:
+        return [k for k in self.key_results if k.due]
+
+    @property
+    def done_for_the_week(self) -> bool:
+        return bool(self.key_results) and not self.due
+
+
+def active_cycle(org: Organization) -> Cycle | None:
+    return Cycle.objects.for_org(org).active().select_related("organization").first()
+
+
+def my_week(
+    org: Organization,
+    membership: Membership,
+    week: date,
+    today: date,
+    key_result_ids: list[int] | None = None,
+) -> MyWeek:
+    """Everything ``membership`` owns in the active cycle, with its check-ins (3 queries)."""
+    cycle = active_cycle(org)
+    if cycle is None:
+        return MyWeek(cycle=None, week=week, objectives=[])
+    krs = (
+        KeyResult.objects.for_org(org)
+        .in_cycle(cycle)
+        .filter(owner=membership)
+        .exclude(objective__status="archived")
+        .select_related("objective", "owner")
+    )
+    if key_result_ids is not None:
+        krs = krs.filter(pk__in=key_result_ids)
+    krs = list(krs.order_by("objective__level", "objective__title", "position", "id"))
+    by_kr: dict[int, list[CheckIn]] = defaultdict(list)
+    checkins = (
+        CheckIn.objects.for_org(org)
+        .filter(key_result__in=[k.pk for k in krs])
+        .select_related("acknowledgement__by__user")
+    )
+    for checkin in checkins:
+        by_kr[checkin.key_result_id].append(checkin)
+    expected = cycle.expected_progress(today)
+    grouped: dict[int, ObjectiveWeek] = {}
+    for kr in krs:
+        history = sorted(by_kr[kr.pk], key=lambda c: c.week)
+        this_week = next((c for c in history if c.week == week), None)
+        earlier = [c for c in history if c.week < week]
+        grouped.setdefault(kr.objective_id, ObjectiveWeek(kr.objective)).key_results.append(
+            KeyResultWeek(
+                kr=kr,
+                this_week=this_week,
+                last=earlier[-1] if earlier else None,
+                history=history,
+                expected=expected,
+                current_week=week,
+                chart=burnup(
+                    kr=kr, cycle=cycle, checkins=history, today=today, width=220, height=64, pad=4
+                ),
+            )
+        )
+    return MyWeek(cycle=cycle, week=week, objectives=list(grouped.values()))
+
+
+def weeks_of(cycle: Cycle) -> list[date]:
+    """Mondays of every ISO week the cycle touches."""
+    first = cycle.start_date - timedelta(days=cycle.start_date.weekday())
+    weeks = []
+    while first <= cycle.end_date:
+        weeks.append(first)
+        first += timedelta(days=7)
+    return weeks

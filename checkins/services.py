@@ -1,0 +1,431 @@
+"""Writes of the weekly cadence: check-ins, acknowledgements, comments, kudos, one-on-ones.
+
+Keyword-only, one transaction each, organisation explicit; refusals are ``ValidationError``
+(with a message a person can act on) or ``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from checkins.models import (
+    Acknowledgement,
+    ActionItem,
+    AgendaItem,
+    CheckIn,
+    Comment,
+    Kudos,
+    Meeting,
+    Mention,
+    OneOnOne,
+    week_start,
+)
+from cycles import permissions as okr_permissions
+from cycles import services as okr_services
+from cycles.models import KeyResult, Objective
+from cycles.services import ConflictError
+from okrapp.models import Membership, Organization
+
+LOW_CONFIDENCE = 4  # at or below: the 1:1 agenda puts it first, after need-help
+
+
+def _check_same_org(org: Organization, *objects) -> None:
+    for obj in objects:
+        if obj is not None and obj.organization_id != org.pk:
+            raise ValidationError(_("That belongs to another organisation."))
+
+
+def current_week(org: Organization, now=None) -> date:
+    """Monday of this ISO week in the organisation's time zone."""
+    local = timezone.localtime(now or timezone.now(), org.zoneinfo)
+    return week_start(local.date())
+
+
+# --- Who may ---------------------------------------------------------------------------------
+
+
+def manages(by: Membership, person: Membership) -> bool:
+    """``by`` is an admin, ``person``'s manager, or leads a team ``person`` is on."""
+    if by.is_admin or person.manager_id == by.pk:
+        return True
+    return bool(person.team_ids & by.managed_team_ids)
+
+
+def can_check_in(by: Membership, key_result: KeyResult) -> bool:
+    return key_result.owner_id == by.pk or manages(by, key_result.owner)
+
+
+# --- Check-ins --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def checkin_record(
+    *,
+    org: Organization,
+    by: Membership,
+    key_result: KeyResult,
+    value: Decimal,
+    confidence: int,
+    note: str = "",
+    need_help: bool = False,
+    expected_revision: int | None = None,
+    now=None,
+) -> CheckIn:
+    """Record this week's check-in on a key result, or revise it if there is one.
+
+    ``expected_revision`` is the revision the person saw (0: none yet); a mismatch means
+    someone else saved in between and raises :class:`ConflictError` with the newer row.
+    """
+    _check_same_org(org, key_result)
+    kr = (
+        KeyResult.objects.for_org(org)
+        .select_related("owner", "objective__cycle")
+        .get(pk=key_result.pk)
+    )
+    if not can_check_in(by, kr):
+        raise PermissionDenied(_("Only the key result's owner or their manager can check in."))
+    if not 1 <= int(confidence) <= 10:
+        raise ValidationError({"confidence": _("Confidence is a whole number from 1 to 10.")})
+    week = current_week(org, now)
+    existing = (
+        CheckIn.objects.for_org(org).select_for_update().filter(key_result=kr, week=week).first()
+    )
+    seen = existing.revision if existing else 0
+    if expected_revision is not None and expected_revision != seen:
+        raise ConflictError(
+            _(
+                "This check-in was changed since you opened the page. The newer values are "
+                "shown; check your entry and save again."
+            ),
+            current=existing,
+        )
+    try:
+        okr_services.key_result_record_value(
+            org=org, by=by, key_result=kr, value=value, confidence=confidence
+        )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict") and "current_value" in exc.error_dict:
+            raise ValidationError({"value": exc.error_dict["current_value"]}) from exc
+        raise
+    stamp = now or timezone.now()
+    if existing is None:
+        checkin = CheckIn(
+            organization=org, key_result=kr, week=week, owner=kr.owner, created_at=stamp
+        )
+    else:
+        checkin = existing
+        checkin.revision += 1
+    checkin.value, checkin.confidence = value, confidence
+    checkin.note, checkin.need_help = note.strip(), need_help
+    checkin.recorded_by, checkin.updated_at = by, stamp
+    checkin._history_user = by.user
+    try:
+        with transaction.atomic():
+            checkin.save()
+    except IntegrityError as exc:  # a first check-in by someone else in the same instant
+        raise ConflictError(
+            _(
+                "Someone checked in on this key result at the same moment. Reload and check "
+                "the newer values."
+            ),
+            current=None,
+        ) from exc
+    return checkin
+
+
+@transaction.atomic
+def checkin_acknowledge(
+    *, org: Organization, by: Membership, checkin: CheckIn, reply: str = ""
+) -> Acknowledgement:
+    """A manager marks a report's check-in as seen, perhaps with a reply."""
+    _check_same_org(org, checkin)
+    checkin = CheckIn.objects.for_org(org).select_related("owner").get(pk=checkin.pk)
+    if checkin.owner_id == by.pk or not manages(by, checkin.owner):
+        raise PermissionDenied(_("Only the person's manager can acknowledge their check-in."))
+    ack, created = Acknowledgement.objects.for_org(org).get_or_create(
+        organization=org, checkin=checkin, defaults={"by": by, "reply": reply.strip()}
+    )
+    if not created and reply.strip():
+        ack.reply, ack.by = reply.strip(), by
+        ack.save(update_fields=["reply", "by"])
+    return ack
+
+
+# --- Comments, mentions, kudos ------------------------------------------------------------------
+
+_MENTION = re.compile(r"@([\w.+-]+@[\w-]+(?:\.[\w-]+)+|[\w.+-]+)")
+
+
+def _mentioned(org: Organization, body: str, author: Membership) -> list[Membership]:
+    """Members named as ``@alice`` (email local part) or ``@alice@acme.example``."""
+    handles = {h.lower().rstrip(".") for h in _MENTION.findall(body)}
+    if not handles:
+        return []
+    people = Membership.objects.for_org(org).active().select_related("user")
+    found = []
+    for person in people:
+        email = person.user.email.lower()
+        if (email in handles or email.split("@")[0] in handles) and person.pk != author.pk:
+            found.append(person)
+    return found
+
+
+def _subject_readable(by: Membership, key_result=None, objective=None, checkin=None) -> None:
+    objective = (
+        objective
+        or (key_result.objective if key_result else None)
+        or (checkin.key_result.objective if checkin else None)
+    )
+    if objective is not None and not okr_permissions.can_read_objective(by, objective):
+        raise PermissionDenied(_("You cannot comment on a private objective."))
+
+
+@transaction.atomic
+def comment_create(
+    *,
+    org: Organization,
+    by: Membership,
+    body: str,
+    key_result: KeyResult | None = None,
+    objective: Objective | None = None,
+    checkin: CheckIn | None = None,
+) -> Comment:
+    from checkins.tasks import send_mention_email
+
+    _check_same_org(org, key_result, objective, checkin)
+    if sum(x is not None for x in (key_result, objective, checkin)) != 1:
+        raise ValidationError(_("A comment belongs to one key result, objective or check-in."))
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    if len(body) > 5000:
+        raise ValidationError({"body": _("Keep comments under 5,000 characters.")})
+    _subject_readable(by, key_result, objective, checkin)
+    comment = Comment.objects.create(
+        organization=org,
+        author=by,
+        body=body,
+        key_result=key_result,
+        objective=objective,
+        checkin=checkin,
+    )
+    mentioned = _mentioned(org, body, by)
+    Mention.objects.bulk_create(
+        [Mention(organization=org, comment=comment, membership=m) for m in mentioned]
+    )
+    for person in mentioned:
+        send_mention_email.delay_on_commit(org.pk, comment.pk, person.pk)
+    return comment
+
+
+@transaction.atomic
+def comment_update(*, org: Organization, by: Membership, comment: Comment, body: str) -> Comment:
+    _check_same_org(org, comment)
+    if comment.author_id != by.pk:
+        raise PermissionDenied(_("You can only edit your own comments."))
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    comment.body, comment.edited_at = body, timezone.now()
+    comment.save(update_fields=["body", "edited_at"])
+    return comment
+
+
+@transaction.atomic
+def comment_delete(*, org: Organization, by: Membership, comment: Comment) -> None:
+    _check_same_org(org, comment)
+    if comment.author_id != by.pk:
+        raise PermissionDenied(_("You can only delete your own comments."))
+    comment.delete()
+
+
+@transaction.atomic
+def kudos_give(
+    *,
+    org: Organization,
+    by: Membership,
+    receiver: Membership,
+    message: str,
+    key_result: KeyResult | None = None,
+    objective: Objective | None = None,
+) -> Kudos:
+    _check_same_org(org, receiver, key_result, objective)
+    if receiver.pk == by.pk:
+        raise ValidationError({"receiver": _("Kudos go to a colleague, not to yourself.")})
+    if not receiver.active:
+        raise ValidationError(
+            {"receiver": _("%(name)s is no longer a member.") % {"name": receiver.display_name}}
+        )
+    message = message.strip()
+    if not message:
+        raise ValidationError({"message": _("Say what you are recognising.")})
+    if len(message) > 2000:
+        raise ValidationError({"message": _("Keep kudos under 2,000 characters.")})
+    _subject_readable(by, key_result, objective)
+    return Kudos.objects.create(
+        organization=org,
+        giver=by,
+        receiver=receiver,
+        message=message,
+        key_result=key_result,
+        objective=objective,
+    )
+
+
+# --- One-on-ones --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def one_on_one_get_or_create(
+    *,
+    org: Organization,
+    by: Membership,
+    manager: Membership,
+    report: Membership,
+    rhythm: str | None = None,
+) -> OneOnOne:
+    _check_same_org(org, manager, report)
+    if by.pk not in (manager.pk, report.pk) and not by.is_admin:
+        raise PermissionDenied(_("Only the two people in a one-on-one can open it."))
+    if manager.pk == report.pk or not manages(manager, report):
+        raise ValidationError(
+            _("%(manager)s does not manage %(report)s.")
+            % {"manager": manager.display_name, "report": report.display_name}
+        )
+    pair, _created = OneOnOne.objects.for_org(org).get_or_create(
+        organization=org, manager=manager, report=report
+    )
+    if rhythm and rhythm != pair.rhythm:
+        if by.pk != manager.pk and not by.is_admin:
+            raise PermissionDenied(_("The manager sets the rhythm."))
+        pair.rhythm = rhythm
+        pair.save(update_fields=["rhythm"])
+    return pair
+
+
+def prepare_agenda(org: Organization, pair: OneOnOne, since: date | None) -> list[dict]:
+    """Agenda lines: the report's check-ins since ``since`` (need help, then low
+    confidence, then the rest, newest first) and open action items of the pair."""
+    checkins = list(
+        CheckIn.objects.for_org(org)
+        .filter(owner=pair.report, **({"week__gte": since} if since else {}))
+        .select_related("key_result")
+        .order_by("-week", "-updated_at")
+    )
+
+    def rank(c: CheckIn) -> int:
+        if c.need_help:
+            return 0
+        return 1 if c.confidence <= LOW_CONFIDENCE else 2
+
+    checkins.sort(key=rank)  # stable: newest first within each group
+    lines = [
+        {
+            "checkin": c,
+            "text": _("%(kr)s: %(value)s (confidence %(confidence)s/10)%(help)s")
+            % {
+                "kr": c.key_result.title,
+                "value": c.value.normalize(),
+                "confidence": c.confidence,
+                "help": _(" — needs help") if c.need_help else "",
+            },
+        }
+        for c in checkins
+    ]
+    open_items = ActionItem.objects.for_org(org).filter(meeting__one_on_one=pair, done=False)
+    lines += [
+        {"action_item": item, "text": _("Open action: %(text)s") % {"text": item.text}}
+        for item in open_items
+    ]
+    return lines
+
+
+@transaction.atomic
+def meeting_create(*, org: Organization, by: Membership, pair: OneOnOne, on: date) -> Meeting:
+    """A new meeting with its agenda prepared from what happened since the last one."""
+    _check_same_org(org, pair)
+    if by.pk not in (pair.manager_id, pair.report_id):
+        raise PermissionDenied(_("Only the two people in a one-on-one can plan it."))
+    last = Meeting.objects.for_org(org).filter(one_on_one=pair).order_by("-date").first()
+    since = week_start(last.date) if last else None
+    meeting = Meeting.objects.create(organization=org, one_on_one=pair, date=on)
+    AgendaItem.objects.bulk_create(
+        [
+            AgendaItem(
+                organization=org,
+                meeting=meeting,
+                checkin=line.get("checkin"),
+                action_item=line.get("action_item"),
+                text=str(line["text"])[:300],
+                position=i,
+            )
+            for i, line in enumerate(prepare_agenda(org, pair, since))
+        ]
+    )
+    return meeting
+
+
+@transaction.atomic
+def meeting_update_notes(
+    *,
+    org: Organization,
+    by: Membership,
+    meeting: Meeting,
+    shared_notes: str | None = None,
+    private_notes: str | None = None,
+) -> Meeting:
+    _check_same_org(org, meeting)
+    pair = meeting.one_on_one
+    if by.pk not in (pair.manager_id, pair.report_id):
+        raise PermissionDenied(_("Only the two people in a one-on-one can write its notes."))
+    fields = []
+    if shared_notes is not None:
+        meeting.shared_notes = shared_notes
+        fields.append("shared_notes")
+    if private_notes is not None:
+        if by.pk != pair.manager_id:
+            raise PermissionDenied(_("Private notes are the manager's."))
+        meeting.private_notes = private_notes
+        fields.append("private_notes")
+    meeting.save(update_fields=fields)
+    return meeting
+
+
+@transaction.atomic
+def action_item_add(
+    *,
+    org: Organization,
+    by: Membership,
+    meeting: Meeting,
+    text: str,
+    owner: Membership | None = None,
+) -> ActionItem:
+    _check_same_org(org, meeting, owner)
+    pair = meeting.one_on_one
+    if by.pk not in (pair.manager_id, pair.report_id):
+        raise PermissionDenied(_("Only the two people in a one-on-one can add actions."))
+    if not text.strip():
+        raise ValidationError({"text": _("Say what needs doing.")})
+    return ActionItem.objects.create(
+        organization=org, meeting=meeting, text=text.strip()[:300], owner=owner
+    )
+
+
+@transaction.atomic
+def action_item_set_done(
+    *, org: Organization, by: Membership, item: ActionItem, done: bool
+) -> ActionItem:
+    _check_same_org(org, item)
+    pair = item.meeting.one_on_one
+    if by.pk not in (pair.manager_id, pair.report_id):
+        raise PermissionDenied(_("Only the two people in a one-on-one can tick actions off."))
+    item.done, item.done_at = done, timezone.now() if done else None
+    item.save(update_fields=["done", "done_at"])
+    return item

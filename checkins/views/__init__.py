@@ -1,0 +1,1 @@
+"""HTML views of the cadence, one module per concept."""

@@ -1,0 +1,134 @@
+"""The key result page: its figures (from ``cycles``) plus the check-in timeline, the
+burn-up, the conversation, and a check-in form for the owner or their manager."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from checkins import services
+from checkins.charts import burnup
+from checkins.forms import AcknowledgeForm, CheckInForm, CommentForm
+from checkins.models import CheckIn, Comment
+from checkins.selectors import plain
+from cycles.models import CycleState
+from cycles.services import ConflictError
+from cycles.views.common import get_readable_key_result
+from cycles.views.key_results import key_result_context
+from okrapp.forms import apply_service_errors
+from okrapp.rendering import render_page
+
+
+def _timeline(org, kr) -> list[CheckIn]:
+    """The KR's check-ins, newest first, each with its earlier revisions and comments."""
+    checkins = list(
+        CheckIn.objects.for_org(org)
+        .filter(key_result=kr)
+        .select_related("recorded_by__user", "acknowledgement__by__user")
+        .order_by("-week")
+    )
+    revisions = defaultdict(list)
+    history = (
+        CheckIn.history.filter(id__in=[c.pk for c in checkins])
+        .select_related("recorded_by__user")
+        .order_by("-history_date")
+    )
+    for record in history:
+        revisions[record.id].append(record)
+    comments = defaultdict(list)
+    for comment in Comment.objects.for_org(org).filter(checkin__in=checkins).with_people():
+        comments[comment.checkin_id].append(comment)
+    for checkin in checkins:
+        # The newest history row is the current state; the rest are earlier versions.
+        checkin.earlier = [r for r in revisions[checkin.pk] if r.revision < checkin.revision]
+        checkin.thread = comments[checkin.pk]
+    return checkins
+
+
+def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
+    org, viewer = request.org, request.membership
+    context = key_result_context(request, kr)
+    cycle = kr.objective.cycle
+    timeline = _timeline(org, kr)
+    week = services.current_week(org)
+    this_week = next((c for c in timeline if c.week == week), None)
+    may_check_in = cycle.state == CycleState.ACTIVE and services.can_check_in(viewer, kr)
+    if may_check_in and checkin_form is None:
+        source = this_week or (timeline[0] if timeline else None)
+        checkin_form = CheckInForm(
+            initial={
+                "value": plain(source.value)
+                if source
+                else (plain(kr.current_value) if kr.current_value is not None else ""),
+                "confidence": source.confidence if source else kr.confidence,
+                "note": this_week.note if this_week else "",
+                "need_help": this_week.need_help if this_week else False,
+                "revision": this_week.revision if this_week else 0,
+            }
+        )
+    manages_owner = kr.owner_id != viewer.pk and services.manages(viewer, kr.owner)
+    context.update(
+        {
+            "timeline": timeline,
+            "this_week": this_week,
+            "checkin_form": checkin_form if may_check_in else None,
+            "on_behalf": may_check_in and kr.owner_id != viewer.pk,
+            "ack_form": AcknowledgeForm() if manages_owner else None,
+        # Older check-ins are acknowledged from the queue, not from here.
+        "ack_since": week - timedelta(weeks=2),
+            "comments": list(Comment.objects.for_org(org).filter(key_result=kr).with_people()),
+            "comment_form": comment_form or CommentForm(),
+            "chart": burnup(
+                kr=kr,
+                cycle=cycle,
+                checkins=timeline,
+                today=cycle.today(),
+                width=640,
+                height=220,
+                pad=14,
+            ),
+        }
+    )
+    return render_page(request, "checkins/key_result_detail.html", context, status=status)
+
+
+def key_result_detail(request, org_slug, kr_id):
+    return kr_page(request, get_readable_key_result(request, kr_id))
+
+
+@require_POST
+def key_result_checkin(request, org_slug, kr_id):
+    """Check in from the KR page: the owner, or a manager on their behalf (attributed)."""
+    kr = get_readable_key_result(request, kr_id)
+    if not services.can_check_in(request.membership, kr):
+        raise PermissionDenied
+    form = CheckInForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.checkin_record(
+                org=request.org,
+                by=request.membership,
+                key_result=kr,
+                value=data["value"],
+                confidence=data["confidence"],
+                note=data["note"],
+                need_help=data["need_help"],
+                expected_revision=data["revision"],
+            )
+        except ConflictError as exc:
+            form.add_error(None, exc.messages)
+            return kr_page(request, kr, checkin_form=form, status=409)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Check-in saved."))
+            return redirect(kr.get_absolute_url())
+    kr.refresh_from_db()
+    return kr_page(request, kr, checkin_form=form, status=400)

@@ -1,0 +1,827 @@
+"""Writes to cycles, objectives, key results, initiatives and reviews.
+
+The HTML views and the API call the same functions. Each one names its organisation and
+the membership acting, checks the role table (``cycles.permissions``), runs in one
+transaction and raises ``ValidationError`` with a message a person can act on, or
+``PermissionDenied``. Changes to objectives and key results are saved through the model
+(never ``QuerySet.update``) so that django-simple-history records who changed what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.dispatch import Signal
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cycles import permissions, scoring
+from cycles.models import (
+    Alignment,
+    Cycle,
+    CyclePilotTeam,
+    CycleState,
+    CycleTransition,
+    Initiative,
+    KeyResult,
+    Level,
+    Objective,
+    ObjectiveStatus,
+    Review,
+    ReviewDecision,
+    ReviewStatus,
+)
+from cycles.quarters import fiscal_quarters
+from okrapp.models import Membership, Organization, Team
+
+# Sent after a cycle changes state, inside the transaction (receivers enqueue with
+# ``delay_on_commit``). ``checkins`` listens: cycles never imports it.
+cycle_state_changed = Signal()  # kwargs: org, cycle, from_state, to_state, by
+
+
+class ConflictError(ValidationError):
+    """A save lost the race: someone changed the row since the form was opened."""
+
+    def __init__(self, message: str, current):
+        super().__init__(message, code="conflict")
+        self.current = current
+
+
+def _check_same_org(org: Organization, *objects) -> None:
+    for obj in objects:
+        if obj is not None and obj.organization_id != org.pk:
+            raise ValidationError(_("That belongs to another organisation."))
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied(_("You do not have permission to do this."))
+
+
+def _require_not_frozen(cycle: Cycle) -> None:
+    if cycle.is_frozen:
+        raise ValidationError(
+            _("%(cycle)s is closed; its values are frozen and can no longer change.")
+            % {"cycle": cycle.name},
+            code="frozen",
+        )
+
+
+# --- Cycles -------------------------------------------------------------------------------------
+
+
+def _validate_cycle_fields(org, cycle: Cycle) -> None:
+    errors = {}
+    if not cycle.name.strip():
+        errors["name"] = _("A cycle needs a name.")
+    elif Cycle.objects.for_org(org).exclude(pk=cycle.pk).filter(name=cycle.name.strip()).exists():
+        errors["name"] = _("There is a cycle called “%(name)s” already.") % {"name": cycle.name}
+    if cycle.start_date and cycle.end_date and cycle.end_date < cycle.start_date:
+        errors["end_date"] = _("The cycle must end after it starts.")
+    if cycle.scoring_deadline and cycle.end_date and cycle.scoring_deadline < cycle.end_date:
+        errors["scoring_deadline"] = _("The scoring deadline comes after the cycle ends.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _set_pilot_teams(org, cycle: Cycle, teams: Iterable[Team]) -> None:
+    teams = list(teams)
+    _check_same_org(org, *teams)
+    if cycle.is_pilot and not teams:
+        raise ValidationError({"pilot_teams": _("A pilot cycle needs at least one pilot team.")})
+    CyclePilotTeam.objects.for_org(org).filter(cycle=cycle).delete()
+    if cycle.is_pilot:
+        CyclePilotTeam.objects.bulk_create(
+            [CyclePilotTeam(organization=org, cycle=cycle, team=t) for t in teams]
+        )
+
+
+@transaction.atomic
+def cycle_create(
+    *,
+    org: Organization,
+    by: Membership,
+    name: str,
+    start_date: date,
+    end_date: date,
+    is_pilot: bool = False,
+    pilot_teams: Iterable[Team] = (),
+    scoring_deadline: date | None = None,
+) -> Cycle:
+    _require(permissions.can_manage_cycles(by))
+    cycle = Cycle(
+        organization=org,
+        name=name.strip(),
+        start_date=start_date,
+        end_date=end_date,
+        is_pilot=is_pilot,
+        scoring_deadline=scoring_deadline,
+    )
+    _validate_cycle_fields(org, cycle)
+    cycle.save()
+    _set_pilot_teams(org, cycle, pilot_teams)
+    return cycle
+
+
+@transaction.atomic
+def cycle_generate_quarters(*, org: Organization, by: Membership, fiscal_year: int) -> list[Cycle]:
+    """Draft cycles for Q1 to Q4 of a fiscal year; quarters that exist already are skipped."""
+    _require(permissions.can_manage_cycles(by))
+    if not 2000 <= fiscal_year <= 2100:
+        raise ValidationError({"fiscal_year": _("Choose a year between 2000 and 2100.")})
+    existing = set(Cycle.objects.for_org(org).values_list("name", flat=True))
+    created = []
+    for quarter in fiscal_quarters(fiscal_year, org.fiscal_year_start_month):
+        if quarter.name in existing:
+            continue
+        created.append(
+            Cycle.objects.create(
+                organization=org, name=quarter.name, start_date=quarter.start, end_date=quarter.end
+            )
+        )
+    return created
+
+
+@transaction.atomic
+def cycle_update(
+    *,
+    org: Organization,
+    by: Membership,
+    cycle: Cycle,
+    name: str,
+    start_date: date,
+    end_date: date,
+    is_pilot: bool,
+    pilot_teams: Iterable[Team] = (),
+    scoring_deadline: date | None = None,
+) -> Cycle:
+    _require(permissions.can_manage_cycles(by))
+    cycle = Cycle.objects.for_org(org).select_for_update().get(pk=cycle.pk)
+    _require_not_frozen(cycle)
+    cycle.name, cycle.start_date, cycle.end_date = name.strip(), start_date, end_date
+    cycle.is_pilot, cycle.scoring_deadline = is_pilot, scoring_deadline
+    _validate_cycle_fields(org, cycle)
+    cycle.save()
+    _set_pilot_teams(org, cycle, pilot_teams)
+    return cycle
+
+
+@transaction.atomic
+def cycle_transition(*, org: Organization, by: Membership, cycle: Cycle, to_state: str) -> Cycle:
+    """Move a cycle to its next state, recorded with who and when."""
+    _require(permissions.can_manage_cycles(by))
+    cycle = Cycle.objects.for_org(org).select_for_update().get(pk=cycle.pk)
+    from_state = cycle.state
+    if to_state not in cycle.next_states:
+        raise ValidationError(
+            _("A cycle in %(from)s cannot move to %(to)s.")
+            % {"from": CycleState(from_state).label, "to": _state_label(to_state)},
+            code="invalid_transition",
+        )
+    if to_state == CycleState.ACTIVE:
+        if not org.has_mission_and_vision:
+            raise ValidationError(
+                _(
+                    "State the organisation's mission and vision before activating a cycle: "
+                    "every objective traces up to them."
+                ),
+                code="mission_missing",
+                params={"url": reverse("org_mission", kwargs={"org_slug": org.slug})},
+            )
+        other = Cycle.objects.for_org(org).active().exclude(pk=cycle.pk).first()
+        if other is not None:
+            raise ValidationError(
+                _("%(other)s is active. Move it to scoring before activating %(cycle)s.")
+                % {"other": other.name, "cycle": cycle.name},
+                code="another_active",
+            )
+    cycle.state = to_state
+    try:
+        with transaction.atomic():
+            cycle.save(update_fields=["state"])
+    except IntegrityError as exc:  # two admins activating two cycles at once
+        raise ValidationError(
+            _("Another cycle was activated a moment ago; reload the page."), code="another_active"
+        ) from exc
+    CycleTransition.objects.create(
+        organization=org, cycle=cycle, from_state=from_state, to_state=to_state, by=by
+    )
+    cycle_state_changed.send(
+        sender=Cycle, org=org, cycle=cycle, from_state=from_state, to_state=to_state, by=by
+    )
+    return cycle
+
+
+def _state_label(state: str) -> str:
+    try:
+        return CycleState(state).label
+    except ValueError:
+        return state
+
+
+@transaction.atomic
+def cycle_carry_over(
+    *, org: Organization, by: Membership, from_cycle: Cycle, to_cycle: Cycle
+) -> list[KeyResult]:
+    """Copy the unfinished key results of ``from_cycle`` (with their objectives) forward.
+
+    Each copy links to where it came from; running it twice copies nothing twice.
+    """
+    _require(permissions.can_manage_cycles(by))
+    _check_same_org(org, from_cycle, to_cycle)
+    if from_cycle.pk == to_cycle.pk:
+        raise ValidationError(_("Choose a different cycle to carry over from."))
+    if to_cycle.state not in (CycleState.DRAFT, CycleState.PLANNING):
+        raise ValidationError(_("Carry over into a cycle that is still in draft or planning."))
+    already = set(
+        KeyResult.objects.for_org(org)
+        .in_cycle(to_cycle)
+        .filter(carried_from__isnull=False)
+        .values_list("carried_from_id", flat=True)
+    )
+    unfinished = [
+        kr
+        for kr in KeyResult.objects.for_org(org)
+        .in_cycle(from_cycle)
+        .select_related("objective")
+        .exclude(objective__status=ObjectiveStatus.ARCHIVED)
+        if not kr.is_done and kr.pk not in already
+    ]
+    copies_of = {
+        o.carried_from_id: o
+        for o in Objective.objects.for_org(org)
+        .in_cycle(to_cycle)
+        .filter(carried_from__isnull=False)
+    }
+    created = []
+    for kr in unfinished:
+        source = kr.objective
+        objective = copies_of.get(source.pk)
+        if objective is None:
+            objective = Objective(
+                organization=org,
+                cycle=to_cycle,
+                title=source.title,
+                description=source.description,
+                why_it_matters=source.why_it_matters,
+                mission_link=source.mission_link,
+                level=source.level,
+                team_id=source.team_id,
+                owner_id=source.owner_id,
+                type=source.type,
+                visibility=source.visibility,
+                status=ObjectiveStatus.DRAFT,
+                carried_from=source,
+            )
+            objective._history_user = by.user
+            objective.save()
+            copies_of[source.pk] = objective
+        copy = KeyResult(
+            organization=org,
+            objective=objective,
+            title=kr.title,
+            owner_id=kr.owner_id,
+            kind=kr.kind,
+            currency=kr.currency,
+            direction=kr.direction,
+            # The new cycle starts where the old one ended.
+            start_value=kr.current_value
+            if kr.current_value is not None
+            and not kr.is_stay
+            and not kr.is_milestone
+            and kr.current_value != kr.target_value
+            else kr.start_value,
+            target_value=kr.target_value,
+            lower_bound=kr.lower_bound,
+            upper_bound=kr.upper_bound,
+            current_value=None,
+            unit=kr.unit,
+            weight=kr.weight,
+            confidence=5,
+            carried_from=kr,
+            position=kr.position,
+        )
+        copy.progress = copy.compute_progress()
+        copy._history_user = by.user
+        copy.save()
+        created.append(copy)
+    for objective in {c.objective for c in created}:
+        objective_recompute_progress(objective)
+    return created
+
+
+# --- Objectives -----------------------------------------------------------------------------
+
+
+def _validate_objective(org: Organization, objective: Objective) -> None:
+    errors = {}
+    if not objective.title.strip():
+        errors["title"] = _("An objective needs a title.")
+    if objective.level == Level.TEAM and objective.team_id is None:
+        errors["team"] = _("A team objective needs its team.")
+    if objective.level == Level.COMPANY and not objective.mission_link.strip():
+        errors["mission_link"] = _("Say which part of the mission this company objective serves.")
+    if objective.owner_id is not None and not objective.owner.active:
+        errors["owner"] = _("%(name)s no longer has access; choose an active owner.") % {
+            "name": objective.owner.display_name
+        }
+    if errors:
+        raise ValidationError(errors)
+
+
+OBJECTIVE_FIELDS = (
+    "title", "description", "why_it_matters", "mission_link", "level", "team", "owner", "type",
+    "visibility", "status",
+)  # fmt: skip
+
+
+@transaction.atomic
+def objective_create(
+    *,
+    org: Organization,
+    by: Membership,
+    cycle: Cycle,
+    title: str,
+    level: int,
+    owner: Membership,
+    team: Team | None = None,
+    type: str = "committed",
+    visibility: str = "public",
+    status: str = ObjectiveStatus.DRAFT,
+    description: str = "",
+    why_it_matters: str = "",
+    mission_link: str = "",
+    aligned_to: Iterable[Objective] = (),
+) -> Objective:
+    _check_same_org(org, cycle, owner, team)
+    _require_not_frozen(cycle)
+    _require(
+        permissions.can_create_objective(by, level=level, team_id=team and team.pk, owner=owner)
+    )
+    objective = Objective(
+        organization=org,
+        cycle=cycle,
+        title=title.strip(),
+        level=level,
+        owner=owner,
+        team=team,
+        type=type,
+        visibility=visibility,
+        status=status,
+        description=description.strip(),
+        why_it_matters=why_it_matters.strip(),
+        mission_link=mission_link.strip(),
+    )
+    _validate_objective(org, objective)
+    objective.full_clean(exclude=["organization", "cycle", "owner", "team", "aligned_to"])
+    objective._history_user = by.user
+    objective.save()
+    _set_alignment(org, objective, aligned_to)
+    return objective
+
+
+def _check_version(row, expected_version: int | None, message: str) -> None:
+    if expected_version is not None and row.version != expected_version:
+        raise ConflictError(message, current=row)
+
+
+@transaction.atomic
+def objective_update(
+    *,
+    org: Organization,
+    by: Membership,
+    objective: Objective,
+    expected_version: int | None,
+    aligned_to: Iterable[Objective] | None = None,
+    **fields,
+) -> Objective:
+    """Edit an objective; ``expected_version`` refuses a save over someone else's change."""
+    unknown = set(fields) - set(OBJECTIVE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not objective fields: {sorted(unknown)}")
+    objective = (
+        Objective.objects.for_org(org)
+        .select_for_update()
+        .select_related("cycle", "owner")
+        .get(pk=objective.pk)
+    )
+    _require(permissions.can_edit_objective(by, objective))
+    _require_not_frozen(objective.cycle)
+    _check_version(
+        objective,
+        expected_version,
+        _(
+            "This objective was changed since you opened it. The newer values are shown; "
+            "apply your edits again."
+        ),
+    )
+    _check_same_org(org, fields.get("owner"), fields.get("team"))
+    placed = (objective.level, objective.team_id, objective.owner_id)
+    for name, value in fields.items():
+        setattr(objective, name, value.strip() if isinstance(value, str) else value)
+    if (objective.level, objective.team_id, objective.owner_id) != placed:
+        # Moving an objective to another level, team or owner needs the right to create it
+        # there. Sending the unchanged values (an edit form does) is no move.
+        _require(
+            permissions.can_create_objective(
+                by, level=objective.level, team_id=objective.team_id, owner=objective.owner
+            )
+        )
+    _validate_objective(org, objective)
+    objective.full_clean(exclude=["organization", "cycle", "owner", "team", "aligned_to"])
+    objective.version += 1
+    objective._history_user = by.user
+    objective.save()
+    if aligned_to is not None:
+        _set_alignment(org, objective, aligned_to)
+    return objective
+
+
+def _set_alignment(org: Organization, objective: Objective, parents: Iterable[Objective]) -> None:
+    """``objective`` contributes to ``parents``: higher level, same cycle, no loops."""
+    parents = list(parents)
+    _check_same_org(org, *parents)
+    errors = []
+    for parent in parents:
+        if parent.pk == objective.pk:
+            errors.append(_("An objective cannot contribute to itself."))
+        elif parent.cycle_id != objective.cycle_id:
+            errors.append(_("“%(title)s” is in another cycle.") % {"title": parent.title})
+        elif parent.level > objective.level or (parent.level == objective.level != Level.TEAM):
+            errors.append(
+                _(
+                    "“%(title)s” is not at a higher level; objectives align upward "
+                    "(individual → team → company)."
+                )
+                % {"title": parent.title}
+            )
+        elif parent.level == objective.level == Level.TEAM and not _team_is_above(
+            org, parent.team_id, objective.team_id
+        ):
+            errors.append(
+                _("“%(title)s” belongs to a team that is not above this one.")
+                % {"title": parent.title}
+            )
+    if not errors:
+        ancestors = _alignment_ancestor_ids(org, objective.cycle_id, [p.pk for p in parents])
+        if objective.pk in ancestors:
+            errors.append(_("That alignment would make a loop in the tree."))
+    if errors:
+        raise ValidationError({"aligned_to": errors})
+    Alignment.objects.for_org(org).filter(child=objective).exclude(
+        parent__in=[p.pk for p in parents]
+    ).delete()
+    existing = set(
+        Alignment.objects.for_org(org).filter(child=objective).values_list("parent_id", flat=True)
+    )
+    Alignment.objects.bulk_create(
+        [
+            Alignment(organization=org, child=objective, parent=p)
+            for p in parents
+            if p.pk not in existing
+        ]
+    )
+
+
+def _team_is_above(org: Organization, upper_id: int | None, lower_id: int | None) -> bool:
+    if upper_id is None or lower_id is None or upper_id == lower_id:
+        return False
+    parent_of = dict(Team.objects.for_org(org).values_list("id", "parent_id"))
+    current, seen = parent_of.get(lower_id), set()
+    while current is not None and current not in seen:
+        if current == upper_id:
+            return True
+        seen.add(current)
+        current = parent_of.get(current)
+    return False
+
+
+def _alignment_ancestor_ids(org: Organization, cycle_id: int, start: list[int]) -> set[int]:
+    """Every objective reachable upward from ``start`` (one query for the cycle's links)."""
+    ups: dict[int, list[int]] = {}
+    for child, parent in (
+        Alignment.objects.for_org(org)
+        .filter(child__cycle_id=cycle_id)
+        .values_list("child_id", "parent_id")
+    ):
+        ups.setdefault(child, []).append(parent)
+    seen, stack = set(), list(start)
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(ups.get(node, ()))
+    return seen
+
+
+@transaction.atomic
+def objective_delete(*, org: Organization, by: Membership, objective: Objective) -> None:
+    objective = Objective.objects.for_org(org).select_related("cycle", "owner").get(pk=objective.pk)
+    _require(permissions.can_edit_objective(by, objective))
+    _require_not_frozen(objective.cycle)
+    if objective.cycle.state not in (CycleState.DRAFT, CycleState.PLANNING):
+        raise ValidationError(
+            _("Objectives of a running cycle are archived, not deleted, so their history stays.")
+        )
+    objective.delete()
+
+
+def objective_recompute_progress(objective: Objective) -> Objective:
+    """Store the weighted mean of the objective's KRs' capped progress."""
+    items = list(
+        KeyResult.objects.for_org(objective.organization_id)
+        .filter(objective=objective)
+        .values_list("progress", "weight")
+    )
+    objective.progress = scoring.objective_progress(items)
+    objective.save(update_fields=["progress"])
+    return objective
+
+
+# --- Key results ------------------------------------------------------------------------------
+
+
+KEY_RESULT_FIELDS = (
+    "title", "owner", "kind", "currency", "direction", "start_value", "target_value",
+    "lower_bound", "upper_bound", "current_value", "unit", "weight", "confidence",
+)  # fmt: skip
+
+
+def _validate_key_result(kr: KeyResult) -> None:
+    errors: dict[str, str] = {}
+    if not kr.title.strip():
+        errors["title"] = _("A key result needs a title.")
+    if kr.kind == scoring.Kind.CURRENCY:
+        if not (len(kr.currency) == 3 and kr.currency.isalpha()):
+            errors["currency"] = _("Give the currency as a three-letter code, e.g. USD or TWD.")
+        kr.currency = kr.currency.upper()
+    else:
+        kr.currency = ""
+    if kr.kind == scoring.Kind.MILESTONE:
+        # A milestone is done (1) or not (0); it has no numeric start or target to set.
+        kr.direction = scoring.Direction.INCREASE
+        kr.start_value, kr.target_value = Decimal(0), Decimal(1)
+        kr.lower_bound = kr.upper_bound = None
+        if kr.current_value is not None and kr.current_value not in (0, 1):
+            errors["current_value"] = _("A milestone is either not done (0) or done (1).")
+    elif kr.direction == scoring.Direction.STAY_BETWEEN:
+        if kr.lower_bound is None:
+            errors["lower_bound"] = _("Give the lower bound.")
+        if kr.upper_bound is None:
+            errors["upper_bound"] = _("Give the upper bound.")
+        if (
+            kr.lower_bound is not None
+            and kr.upper_bound is not None
+            and (kr.lower_bound > kr.upper_bound)
+        ):
+            errors["upper_bound"] = _("The upper bound must not be below the lower bound.")
+    elif kr.direction in (scoring.Direction.STAY_AT_LEAST, scoring.Direction.STAY_AT_MOST):
+        if kr.target_value is None:
+            errors["target_value"] = _("Give the value to stay at.")
+    else:
+        if kr.start_value is None:
+            errors["start_value"] = _("Give the start value.")
+        if kr.target_value is None:
+            errors["target_value"] = _("Give the target value.")
+        if kr.start_value is not None and kr.target_value is not None:
+            if kr.start_value == kr.target_value:
+                errors["target_value"] = _(
+                    "The target equals the start, so progress cannot be measured. "
+                    "Use a “stay at least/at most” direction to hold a value."
+                )
+            elif kr.direction == scoring.Direction.INCREASE and kr.target_value < kr.start_value:
+                errors["target_value"] = _("To increase, the target must be above the start.")
+            elif kr.direction == scoring.Direction.DECREASE and kr.target_value > kr.start_value:
+                errors["target_value"] = _("To decrease, the target must be below the start.")
+    if kr.kind == scoring.Kind.PERCENT and not kr.unit:
+        kr.unit = "%"
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def key_result_create(
+    *,
+    org: Organization,
+    by: Membership,
+    objective: Objective,
+    title: str,
+    owner: Membership,
+    kind: str = "number",
+    direction: str = "increase",
+    start_value: Decimal | None = None,
+    target_value: Decimal | None = None,
+    lower_bound: Decimal | None = None,
+    upper_bound: Decimal | None = None,
+    current_value: Decimal | None = None,
+    unit: str = "",
+    currency: str = "",
+    weight: Decimal = Decimal(1),
+    confidence: int = 5,
+) -> KeyResult:
+    _check_same_org(org, objective, owner)
+    objective = Objective.objects.for_org(org).select_related("cycle", "owner").get(pk=objective.pk)
+    _require_not_frozen(objective.cycle)
+    _require(permissions.can_edit_objective(by, objective))
+    position = KeyResult.objects.for_org(org).filter(objective=objective).count()
+    kr = KeyResult(
+        organization=org,
+        objective=objective,
+        title=title.strip(),
+        owner=owner,
+        kind=kind,
+        direction=direction,
+        start_value=start_value,
+        target_value=target_value,
+        lower_bound=lower_bound,
+        upper_bound=upper_bound,
+        current_value=current_value,
+        unit=unit.strip(),
+        currency=currency.strip(),
+        weight=weight,
+        confidence=confidence,
+        position=position,
+    )
+    _validate_key_result(kr)
+    kr.full_clean(exclude=["organization", "objective", "owner", "carried_from"])
+    kr.progress = kr.compute_progress()
+    kr._history_user = by.user
+    kr.save()
+    objective_recompute_progress(objective)
+    return kr
+
+
+@transaction.atomic
+def key_result_update(
+    *,
+    org: Organization,
+    by: Membership,
+    key_result: KeyResult,
+    expected_version: int | None,
+    **fields,
+) -> KeyResult:
+    """Edit a key result; a stale ``expected_version`` raises :class:`ConflictError`."""
+    unknown = set(fields) - set(KEY_RESULT_FIELDS)
+    if unknown:
+        raise ValueError(f"Not key result fields: {sorted(unknown)}")
+    kr = (
+        KeyResult.objects.for_org(org)
+        .select_for_update()
+        .select_related("objective__cycle", "objective__owner")
+        .get(pk=key_result.pk)
+    )
+    _require(permissions.can_edit_key_result(by, kr))
+    _require_not_frozen(kr.objective.cycle)
+    _check_version(
+        kr,
+        expected_version,
+        _(
+            "This key result was changed since you opened it. The newer values are shown; "
+            "apply your edits again."
+        ),
+    )
+    _check_same_org(org, fields.get("owner"))
+    for name, value in fields.items():
+        setattr(kr, name, value.strip() if isinstance(value, str) else value)
+    _validate_key_result(kr)
+    kr.full_clean(exclude=["organization", "objective", "owner", "carried_from"])
+    kr.progress = kr.compute_progress()
+    kr.version += 1
+    kr._history_user = by.user
+    kr.save()
+    objective_recompute_progress(kr.objective)
+    return kr
+
+
+@transaction.atomic
+def key_result_record_value(
+    *, org: Organization, by: Membership, key_result: KeyResult, value: Decimal, confidence: int
+) -> KeyResult:
+    """A check-in's effect on its key result: current value, confidence, progress upward.
+
+    Who may check in is the check-in's rule (``checkins.services``); this enforces what
+    the KR itself demands: an active cycle and a value that fits the KR.
+    """
+    kr = (
+        KeyResult.objects.for_org(org)
+        .select_for_update()
+        .select_related("objective__cycle")
+        .get(pk=key_result.pk)
+    )
+    if kr.objective.cycle.state != CycleState.ACTIVE:
+        raise ValidationError(
+            _("%(cycle)s is not active; check-ins are taken only in the active cycle.")
+            % {"cycle": kr.objective.cycle.name},
+            code="cycle_not_active",
+        )
+    kr.current_value, kr.confidence = value, confidence
+    _validate_key_result(kr)
+    kr.full_clean(exclude=["organization", "objective", "owner", "carried_from"])
+    kr.progress = kr.compute_progress()
+    kr.version += 1
+    kr._history_user = by.user
+    kr.save()
+    objective_recompute_progress(kr.objective)
+    return kr
+
+
+@transaction.atomic
+def key_result_delete(*, org: Organization, by: Membership, key_result: KeyResult) -> None:
+    kr = (
+        KeyResult.objects.for_org(org)
+        .select_related("objective__cycle", "objective__owner")
+        .get(pk=key_result.pk)
+    )
+    _require(permissions.can_edit_objective(by, kr.objective))
+    _require_not_frozen(kr.objective.cycle)
+    objective = kr.objective
+    kr._history_user = by.user
+    kr.delete()
+    objective_recompute_progress(objective)
+
+
+# --- Initiatives -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def initiative_save(
+    *,
+    org: Organization,
+    by: Membership,
+    key_result: KeyResult,
+    title: str,
+    status: str = "not_started",
+    owner: Membership | None = None,
+    backlog_url: str = "",
+    initiative: Initiative | None = None,
+) -> Initiative:
+    """Create an initiative under a key result, or update ``initiative``."""
+    _check_same_org(org, key_result, owner, initiative)
+    kr = (
+        KeyResult.objects.for_org(org)
+        .select_related("objective__cycle", "objective__owner")
+        .get(pk=key_result.pk)
+    )
+    _require(permissions.can_edit_key_result(by, kr))
+    _require_not_frozen(kr.objective.cycle)
+    if initiative is None:
+        initiative = Initiative(organization=org, key_result=kr)
+    elif initiative.key_result_id != kr.pk:
+        raise ValidationError(_("That initiative belongs to another key result."))
+    initiative.title, initiative.status = title.strip(), status
+    initiative.owner, initiative.backlog_url = owner, backlog_url.strip()
+    if not initiative.title:
+        raise ValidationError({"title": _("An initiative needs a title.")})
+    initiative.full_clean(exclude=["organization", "key_result", "owner"])
+    initiative.save()
+    return initiative
+
+
+@transaction.atomic
+def initiative_delete(*, org: Organization, by: Membership, initiative: Initiative) -> None:
+    initiative = (
+        Initiative.objects.for_org(org)
+        .select_related("key_result__objective__cycle", "key_result__objective__owner")
+        .get(pk=initiative.pk)
+    )
+    _require(permissions.can_edit_key_result(by, initiative.key_result))
+    _require_not_frozen(initiative.key_result.objective.cycle)
+    initiative.delete()
+
+
+# --- Quality review ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def review_submit(
+    *, org: Organization, by: Membership, objective: Objective, decision: str, comment: str = ""
+) -> Review:
+    """An OKR Master approves an objective or asks its owner for changes (with a comment)."""
+    _require(permissions.can_review(by))
+    _check_same_org(org, objective)
+    if decision not in ReviewDecision.values:
+        raise ValidationError({"decision": _("Approve or request changes.")})
+    if decision == ReviewDecision.CHANGES_REQUESTED and not comment.strip():
+        raise ValidationError({"comment": _("Say what should change, so the owner can act on it.")})
+    objective = Objective.objects.for_org(org).select_for_update().get(pk=objective.pk)
+    review = Review.objects.create(
+        organization=org,
+        objective=objective,
+        reviewer=by,
+        decision=decision,
+        comment=comment.strip(),
+        created_at=timezone.now(),
+    )
+    objective.review_status = (
+        ReviewStatus.APPROVED
+        if decision == ReviewDecision.APPROVED
+        else ReviewStatus.CHANGES_REQUESTED
+    )
+    objective._history_user = by.user
+    objective.save(update_fields=["review_status"])
+    return review

@@ -1,0 +1,1 @@
+"""HTML pages of cycles and OKRs: one module per concept, plain function views."""

@@ -1,0 +1,73 @@
+"""The OpenAPI schema and its Swagger UI docs page: public, valid, served without a CDN."""
+
+import json
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from drf_spectacular.validation import validate_schema
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_is_valid_openapi_3_and_public(api):
+    response = api.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    paths = schema["paths"]
+    assert set(paths) == {
+        "/api/v1/{org_slug}/cycles/",
+        "/api/v1/{org_slug}/cycles/{id}/",
+        "/api/v1/{org_slug}/cycles/{id}/transition/",
+        "/api/v1/{org_slug}/cycles/{id}/carry-over/",
+        "/api/v1/{org_slug}/objectives/",
+        "/api/v1/{org_slug}/objectives/{id}/",
+        "/api/v1/{org_slug}/key-results/",
+        "/api/v1/{org_slug}/key-results/{id}/",
+        "/api/v1/{org_slug}/initiatives/",
+        "/api/v1/{org_slug}/initiatives/{id}/",
+    }
+    assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
+
+
+def test_the_schema_documents_the_error_responses(api):
+    schema = json.loads(api.get("/api/schema/?format=json").content)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            assert {"401", "404"} <= codes, (method, path)
+            if method in {"post", "put", "patch", "delete"}:
+                assert {"400", "403"} <= codes, (method, path)
+    objective = schema["paths"]["/api/v1/{org_slug}/objectives/{id}/"]
+    assert "409" in objective["patch"]["responses"]
+    assert "409" in objective["put"]["responses"]
+    list_items = schema["components"]["schemas"]["ObjectiveListItem"]["oneOf"]
+    assert {item["$ref"].rsplit("/", 1)[1] for item in list_items} == {
+        "Objective",
+        "PrivateObjective",
+    }
+
+
+def test_the_schema_command_validates_without_warnings(tmp_path):
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(target), "--validate", "--fail-on-warn")
+    assert target.read_text().startswith("openapi: 3")
+
+
+def test_the_docs_page_renders_swagger_ui_from_our_own_static_files(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "swagger-ui" in body
+    assert "/api/schema/" in body
+    assert "cdn" not in body.lower()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in body
+    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_the_profile_page_links_to_the_docs(client, login, carol, acme):
+    login(carol)
+    response = client.get(f"/{acme.slug}/profile/")
+    assert 'href="/api/docs/"' in response.content.decode()

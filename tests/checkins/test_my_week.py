@@ -1,0 +1,154 @@
+"""The “My week” page: the one-minute weekly check-in."""
+
+from decimal import Decimal as D
+
+import pytest
+from django.urls import reverse
+
+from checkins import services
+from checkins.models import CheckIn
+from cycles import services as okr
+
+pytestmark = pytest.mark.django_db
+
+
+def url(org, name="my_week", **kwargs):
+    return reverse(name, kwargs={"org_slug": org.slug, **kwargs})
+
+
+def fields(kr, value, confidence=6, note="", need_help=False, revision=0):
+    data = {
+        f"kr{kr.pk}-value": value,
+        f"kr{kr.pk}-confidence": confidence,
+        f"kr{kr.pk}-note": note,
+        f"kr{kr.pk}-revision": revision,
+    }
+    if need_help:
+        data[f"kr{kr.pk}-need_help"] = "on"
+    return data
+
+
+def test_the_page_lists_what_is_due_and_prefills_last_values(client, login, acme, carol, kr, kr2):
+    login(carol)
+    page = client.get(url(acme))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert kr.title in body and kr2.title in body
+    assert "2 key results" in body and "still due this week" in body
+    assert f'name="kr{kr.pk}-value"' in body
+    assert 'value="30"' in body  # the start value, until there is a check-in
+    assert "<svg" in body and "<title" in body
+
+
+def test_save_all_records_every_key_result_and_then_the_week_is_done(
+    client, login, acme, carol, kr, kr2
+):
+    login(carol)
+    response = client.post(
+        url(acme), {**fields(kr, "25", 7, "FAQ live"), **fields(kr2, "60", 4, need_help=True)}
+    )
+    assert response.status_code == 302
+    checkins = {c.key_result_id: c for c in CheckIn.objects.for_org(acme)}
+    assert checkins[kr.pk].value == D(25) and checkins[kr.pk].note == "FAQ live"
+    assert checkins[kr2.pk].need_help and checkins[kr2.pk].confidence == 4
+    body = client.get(url(acme)).content.decode()
+    assert "Done for this week." in body
+    assert 'value="25"' in body
+
+
+def test_a_bad_value_is_refused_and_everything_typed_is_kept(client, login, acme, carol, kr, kr2):
+    login(carol)
+    response = client.post(
+        url(acme), {**fields(kr, "twenty", 7, "kept note"), **fields(kr2, "60", 11)}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Enter a number" in body
+    assert "Confidence is from 1 to 10." in body
+    assert 'value="twenty"' in body and "kept note" in body
+    assert not CheckIn.objects.for_org(acme).exists()
+
+
+def test_valid_ones_are_saved_when_another_is_refused(client, login, acme, carol, kr, kr2):
+    login(carol)
+    response = client.post(url(acme), {**fields(kr, "25"), **fields(kr2, "")})
+    assert response.status_code == 400
+    assert list(CheckIn.objects.for_org(acme).values_list("key_result_id", flat=True)) == [kr.pk]
+    assert "1 saved" in response.content.decode()
+
+
+def test_one_key_result_saves_with_htmx_and_returns_its_card(client, login, acme, carol, kr):
+    login(carol)
+    response = client.post(
+        url(acme, "my_week_save", kr_id=kr.pk), fields(kr, "22", 8), HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body and f'id="kr-{kr.pk}"' in body and "Saved" in body
+    kr.refresh_from_db()
+    assert kr.current_value == D(22)
+    bad = client.post(
+        url(acme, "my_week_save", kr_id=kr.pk),
+        fields(kr, "22", 0, revision=1),
+        HTTP_HX_REQUEST="true",
+    )
+    assert bad.status_code == 400 and "Confidence is from 1 to 10." in bad.content.decode()
+
+
+def test_a_stale_revision_gets_the_conflict_message_with_the_newer_values(
+    client, login, acme, bob, carol, kr
+):
+    login(carol)
+    services.checkin_record(org=acme, by=bob, key_result=kr, value=D(24), confidence=5)
+    response = client.post(
+        url(acme, "my_week_save", kr_id=kr.pk),
+        fields(kr, "99", 9, revision=0),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "changed since you opened the page" in body
+    assert "Now saved: 24" in body and "Bob Lin" in body
+    assert 'value="99"' in body  # what was typed stays
+
+
+def test_without_javascript_a_single_save_uses_the_only_button(client, login, acme, carol, kr, kr2):
+    login(carol)
+    response = client.post(
+        url(acme), {**fields(kr, "21"), **fields(kr2, "bad"), "only": str(kr.pk)}
+    )
+    assert response.status_code == 302
+    assert CheckIn.objects.for_org(acme).count() == 1
+
+
+def test_someone_elses_key_result_is_not_in_my_week(client, login, acme, erin, kr):
+    login(erin)
+    response = client.post(url(acme, "my_week_save", kr_id=kr.pk), fields(kr, "1"))
+    assert response.status_code == 404
+
+
+def test_no_active_cycle_says_so(client, login, acme, carol):
+    login(carol)
+    assert "no active cycle" in client.get(url(acme)).content.decode()
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_query_count_does_not_grow_with_key_results(
+    client, login, acme, carol, objective, n, django_assert_max_num_queries
+):
+    for i in range(n):
+        kr = okr.key_result_create(
+            org=acme,
+            by=carol,
+            objective=objective,
+            owner=carol,
+            title=f"Metric {i} from 0 to 10",
+            start_value=D(0),
+            target_value=D(10),
+        )
+        services.checkin_record(org=acme, by=carol, key_result=kr, value=D(i % 10), confidence=5)
+    login(carol)
+    with django_assert_max_num_queries(10):
+        response = client.get(url(acme))
+    assert response.status_code == 200
+    assert response.content.decode().count("data-kr-card") == n

@@ -1,0 +1,96 @@
+"""Pages that list objectives keep a constant number of queries as the cycle grows."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cycles.models import Level
+from tests.cycles.factories import (
+    CycleFactory,
+    InitiativeFactory,
+    KeyResultFactory,
+    ObjectiveFactory,
+    ReviewFactory,
+)
+from tests.factories import MembershipFactory, TeamFactory, TeamMembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+# The most queries each page may take, whatever the size of the cycle.
+BUDGET = {"cycle_detail": 10, "alignment_tree": 10, "person_okrs": 9, "review_queue": 13}
+
+
+def _grow(org, cycle, viewer, size: int) -> None:
+    """``size`` teams, each with a team objective under a company objective and an
+    individual objective of a new person (some private), each with two key results."""
+    companies = [
+        ObjectiveFactory(cycle=cycle, organization=org, owner=viewer, level=Level.COMPANY)
+        for _ in range(max(1, size // 10))
+    ]
+    for i in range(size):
+        team = TeamFactory(organization=org)
+        person = MembershipFactory(organization=org, manager=viewer if i % 2 else None)
+        TeamMembershipFactory(organization=org, team=team, membership=person, is_lead=i % 3 == 0)
+        team_objective = ObjectiveFactory(
+            cycle=cycle,
+            organization=org,
+            owner=person,
+            level=Level.TEAM,
+            team=team,
+            aligned_to=[companies[i % len(companies)]],
+        )
+        individual = ObjectiveFactory(
+            cycle=cycle,
+            organization=org,
+            owner=person,
+            level=Level.INDIVIDUAL,
+            team=team,
+            visibility="private" if i % 4 == 0 else "public",
+            aligned_to=[team_objective] if i % 5 else [],
+        )
+        # The viewer owns a few too, and key results on others' objectives.
+        mine = ObjectiveFactory(
+            cycle=cycle,
+            organization=org,
+            owner=viewer,
+            level=Level.INDIVIDUAL,
+            aligned_to=[team_objective],
+        )
+        for objective in (team_objective, individual, mine):
+            kr = KeyResultFactory(objective=objective)
+            KeyResultFactory(objective=objective, owner=viewer if i % 2 else person)
+            InitiativeFactory(key_result=kr, status="done")
+        ReviewFactory(objective=team_objective, reviewer=viewer, comment="Fine")
+        ReviewFactory(
+            objective=mine, reviewer=viewer, decision="changes_requested", comment="Sharpen"
+        )
+
+
+def _count(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries)
+
+
+@pytest.mark.parametrize("page", sorted(BUDGET))
+def test_query_count_does_not_grow_with_the_cycle(
+    page, login, acme, bob, erin, engineering, django_assert_max_num_queries
+):
+    viewer = erin if page == "review_queue" else bob
+    cycle = CycleFactory(organization=acme, state="active")
+    kwargs = {"org_slug": acme.slug}
+    if page == "person_okrs":
+        kwargs["membership_id"] = viewer.pk
+    else:
+        kwargs["cycle_id"] = cycle.pk
+    target = reverse(page, kwargs=kwargs)
+    client = login(viewer)
+
+    _grow(acme, cycle, viewer, 3)
+    small = _count(client, target)
+    _grow(acme, cycle, viewer, 27)  # 30 in all
+    with django_assert_max_num_queries(BUDGET[page]):
+        large = _count(client, target)
+    assert large == small, f"{page}: {small} queries at size 3, {large} at size 30"
