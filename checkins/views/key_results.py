@@ -80,8 +80,8 @@ def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
             "checkin_form": checkin_form if may_check_in else None,
             "on_behalf": may_check_in and kr.owner_id != viewer.pk,
             "ack_form": AcknowledgeForm() if manages_owner else None,
-        # Older check-ins are acknowledged from the queue, not from here.
-        "ack_since": week - timedelta(weeks=2),
+            # Older check-ins are acknowledged from the queue, not from here.
+            "ack_since": week - timedelta(weeks=2),
             "comments": list(Comment.objects.for_org(org).filter(key_result=kr).with_people()),
             "comment_form": comment_form or CommentForm(),
             "chart": burnup(
