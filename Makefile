@@ -114,12 +114,15 @@ run: venv
 	@VENV="$(VENV)" VAR_DIR="$(VAR_DIR)" HOST="$(HOST)" PORT="$(PORT)" bash -c "$$OKRAPP_RUN_SCRIPT" okrapp-run
 
 # --- test -------------------------------------------------------------------------------------
-# System packages the suite needs: Chromium for the browser tests, Noto CJK fonts for PDF reports.
+# System packages the suite needs: Chromium for the browser tests; Pango/HarfBuzz (WeasyPrint),
+# Noto CJK fonts and poppler-utils (to read the PDFs back) for the quarter reports.
 test-deps:
 	@missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v fc-list >/dev/null 2>&1 || missing="$$missing fontconfig"; \
 	  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	  ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"; \
 	  if [ -z "$$missing" ]; then exit 0; fi; \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \

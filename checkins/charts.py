@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext as _
 
@@ -136,4 +136,241 @@ def burnup(
         "today_x": today_x,
         "title": _("Burn-up of “%(title)s”") % {"title": kr.title},
         "desc": f"{goal} {described}",
+    }
+
+
+# --- Dashboards: bars, heat maps, pace ------------------------------------------------------------
+
+
+def _pct(fraction: Decimal | None) -> str:
+    """``0.4237`` → ``42 %`` (whole percent, half up), as the pages print it."""
+    if fraction is None:
+        return "—"
+    whole = (Decimal(fraction) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return _("%(value)s %%") % {"value": whole}
+
+
+def bar_chart(
+    *,
+    bars: list[dict],
+    title: str,
+    expected: Decimal | None = None,
+    width: int = 640,
+    label_width: int = 190,
+    value_width: int = 56,
+    bar_height: int = 18,
+    gap: int = 12,
+    pad: int = 8,
+) -> dict:
+    """Horizontal bars of progress, one per item, with the expected-by-today line.
+
+    Each item is ``{"label", "value" (a fraction, None when unknown), "tone", "url",
+    "note"}``; values are drawn capped to 0..1. The description lists every bar.
+    """
+    track = width - label_width - value_width - 2 * pad
+    x0 = pad + label_width
+    shaped = []
+    for i, bar in enumerate(bars):
+        value = bar.get("value")
+        share = float(scoring.capped(value)) if value is not None else 0.0
+        y = pad + i * (bar_height + gap)
+        shaped.append(
+            {
+                **bar,
+                "y": y,
+                "text_y": round(y + bar_height / 2 + 4, 1),
+                "x": x0,
+                "width": round(share * track, 1),
+                "track": track,
+                "height": bar_height,
+                "value_x": x0 + track + 8,
+                "value_text": _pct(value),
+                "empty": value is None,
+            }
+        )
+    height = 2 * pad + len(bars) * (bar_height + gap) - (gap if bars else 0)
+    expected_x = None
+    if expected is not None:
+        expected_x = round(x0 + float(scoring.capped(expected)) * track, 1)
+    described = "; ".join(
+        f"{b['label']}: {_pct(b.get('value'))}" + (f" ({b['note']})" if b.get("note") else "")
+        for b in bars
+    )
+    if expected is not None:
+        described += ". " + _("Expected by today: %(value)s.") % {"value": _pct(expected)}
+    return {
+        "width": width,
+        "height": max(height, 2 * pad),
+        "label_x": x0 - 10,
+        "x0": x0,
+        "track": track,
+        "bars": shaped,
+        "expected_x": expected_x,
+        "title": title,
+        "desc": described or _("No bars."),
+    }
+
+
+def rate_tone(rate: Decimal | None) -> str:
+    """Colour class of a check-in rate: none, zero, low (< 50 %), mid (< 80 %), high, full."""
+    if rate is None:
+        return "none"
+    if rate >= 1:
+        return "full"
+    if rate >= Decimal("0.8"):
+        return "high"
+    if rate >= Decimal("0.5"):
+        return "mid"
+    return "low" if rate > 0 else "zero"
+
+
+def heat_map(
+    *,
+    rows: list[dict],
+    columns: list[str],
+    title: str,
+    cell: int = 26,
+    gap: int = 3,
+    label_width: int = 190,
+    header: int = 34,
+    pad: int = 6,
+    indent: int = 12,
+) -> dict:
+    """A grid of rates: one row per item (``{"label", "depth", "values", "future",
+    "current_index"}``), one column per week. Weeks still to come are drawn hollow, the week
+    still open is outlined; every cell has a title."""
+    x0 = pad + label_width
+    shaped_rows = []
+    for r, row in enumerate(rows):
+        y = pad + header + r * (cell + gap)
+        cells = []
+        future = row.get("future") or [False] * len(columns)
+        for c, (column, value) in enumerate(zip(columns, row["values"], strict=True)):
+            if future[c]:
+                text = _("%(row)s, %(week)s: still to come") % {"row": row["label"], "week": column}
+                tone = "future"
+            elif value is None:
+                text = _("%(row)s, %(week)s: no key results") % {
+                    "row": row["label"],
+                    "week": column,
+                }
+                tone = "none"
+            else:
+                text = _("%(row)s, %(week)s: %(rate)s") % {
+                    "row": row["label"],
+                    "week": column,
+                    "rate": _pct(value),
+                }
+                tone = rate_tone(value)
+            current = c == row.get("current_index")
+            if current and tone not in ("future", "none"):
+                text = _("%(cell)s (this week, still open)") % {"cell": text}
+            cells.append(
+                {
+                    "x": x0 + c * (cell + gap),
+                    "y": y,
+                    "tone": tone,
+                    "current": current,
+                    "title": text,
+                    "text": "" if tone in ("future", "none") else _short_pct(value),
+                    "text_x": x0 + c * (cell + gap) + cell / 2,
+                    "text_y": y + cell / 2 + 3.5,
+                }
+            )
+        shaped_rows.append(
+            {
+                "label": row["label"],
+                "label_x": pad + indent * row.get("depth", 0),
+                "label_y": y + cell / 2 + 4,
+                "cells": cells,
+            }
+        )
+    shaped_columns = [
+        {
+            "label": column.split("-W")[-1] if "-W" in column else column,
+            "full": column,
+            "x": x0 + c * (cell + gap) + cell / 2,
+            "y": pad + header - 8,
+        }
+        for c, column in enumerate(columns)
+    ]
+    width = x0 + len(columns) * (cell + gap) + pad
+    height = pad * 2 + header + len(rows) * (cell + gap)
+    described = []
+    for row in rows:
+        future = row.get("future") or [False] * len(columns)
+        parts = [
+            f"{column} {_pct(value)}"
+            for column, value, later in zip(columns, row["values"], future, strict=True)
+            if not later and value is not None
+        ]
+        described.append(f"{row['label']}: " + (", ".join(parts) or _("no weeks yet")))
+    return {
+        "width": width,
+        "height": height,
+        "cell": cell,
+        "rows": shaped_rows,
+        "columns": shaped_columns,
+        "week_label_y": pad + 10,
+        "title": title,
+        "desc": "; ".join(described) + ".",
+    }
+
+
+def _short_pct(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    return str((Decimal(value) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def pace_chart(
+    *,
+    points: list[tuple[date, Decimal]],
+    forecast: Decimal | None,
+    start: date,
+    end: date,
+    today: date,
+    title: str,
+    width: int = 240,
+    height: int = 72,
+    pad: int = 6,
+) -> dict:
+    """An objective's weekly progress, the line the calendar expects (0 → 100 % over the
+    cycle) and, dashed, where the trend lands at the end of the cycle."""
+    span = max((end - start).days, 1)
+
+    def x_of(day: date) -> float:
+        share = min(max((day - start).days / span, 0.0), 1.0)
+        return round(pad + share * (width - 2 * pad), 1)
+
+    def y_of(value: Decimal) -> float:
+        share = float(scoring.capped(value))
+        return round(height - pad - share * (height - 2 * pad), 1)
+
+    dots = [{"x": x_of(day), "y": y_of(value), "label": f"{day.isoformat()}: {_pct(value)}"}
+            for day, value in points]  # fmt: skip
+    trend = None
+    if forecast is not None and dots:
+        trend = {"x1": dots[-1]["x"], "y1": dots[-1]["y"], "x2": x_of(end), "y2": y_of(forecast)}
+    described = "; ".join(d["label"] for d in dots) or _("No check-ins yet.")
+    if forecast is not None:
+        described += ". " + _("At this pace it reaches %(value)s by %(end)s.") % {
+            "value": _pct(scoring.capped(forecast)),
+            "end": end.isoformat(),
+        }
+    return {
+        "width": width,
+        "height": height,
+        "dots": dots,
+        "polyline": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "expected": {
+            "x1": x_of(start),
+            "y1": y_of(Decimal(0)),
+            "x2": x_of(end),
+            "y2": y_of(Decimal(1)),
+        },
+        "trend": trend,
+        "today_x": x_of(today) if start <= today <= end else None,
+        "title": _("Pace of “%(title)s”") % {"title": title},
+        "desc": described,
     }

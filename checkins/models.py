@@ -305,3 +305,166 @@ class ActionItem(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="actionitem_org_id_unique"),
         ]
+
+
+# --- Notifications ---------------------------------------------------------------------------
+
+
+class AwayPeriod(TenantModel):
+    """Out of office: no reminders on these days (inclusive, in the person's own calendar)."""
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="away_periods"
+    )
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"))
+    note = models.CharField(_("note"), max_length=120, blank=True)
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("time away")
+        ordering = ["starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="away_ends_after_it_starts"
+            ),
+        ]
+
+
+class NotificationKind(models.TextChoices):
+    CHECKIN_REMINDER = "checkin_reminder", _("Check-in reminder")
+    MANAGER_DIGEST = "manager_digest", _("Manager digest")
+    MASTER_SUMMARY = "master_summary", _("OKR Master summary")
+    SCORING_REQUEST = "scoring_request", _("Scoring request")
+    SCORING_REMINDER = "scoring_reminder", _("Scoring reminder")
+
+
+class ClaimStatus(models.TextChoices):
+    CLAIMED = "claimed", _("Claimed")  # the tick decided it is due; nothing sent yet
+    SENDING = "sending", _("Sending")  # a worker is handing it to the mail server
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")  # no longer due when the worker got to it
+
+
+class NotificationClaim(TenantModel):
+    """Exactly one notification per (person, week, kind, channel).
+
+    The tick inserts the row before anything is sent (the unique constraint makes two
+    ticks agree); a worker moves it claimed → sending → sent. A row left in "sending" means
+    a worker died while handing the mail over: it is reported, never re-sent blindly.
+    """
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField()
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    channel = models.CharField(max_length=10, default="email")
+    status = models.CharField(
+        max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.CLAIMED
+    )
+    batch = models.CharField(max_length=32, db_index=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "membership", "week", "kind", "channel"],
+                name="notification_once_per_week_kind_channel",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "status"])]
+
+
+# --- Reports ------------------------------------------------------------------------------------
+
+
+class ReportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    BUILDING = "building", _("Building")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+class ReportStage(models.TextChoices):
+    """What the worker is doing now; shown as the progress bar's label."""
+
+    QUEUED = "queued", _("Waiting for a worker")
+    FIGURES = "figures", _("Computing the figures")
+    HTML = "html", _("Writing the report")
+    CSV = "csv", _("Writing the spreadsheet")
+    PDF = "pdf", _("Typesetting the PDF")
+    STORING = "storing", _("Storing the files")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Stopped by an error")
+
+
+def report_file_path(report: Report, filename: str) -> str:
+    return f"reports/{report.organization_id}/{report.cycle_id}/{filename}"
+
+
+class Report(TenantModel):
+    """The end-of-quarter report of one cycle: one current row per cycle, with its files.
+
+    Each request bumps ``generation``; a build only writes while its generation is still
+    the row's (``checkins.report_tasks.build_report``), so an older build that is still
+    running stops instead of overwriting a newer one. The files are named by generation and
+    the previous generation's files are deleted once the new ones are in place.
+    """
+
+    cycle = models.ForeignKey(
+        "cycles.Cycle", on_delete=models.CASCADE, related_name="+", verbose_name=_("cycle")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ReportStatus.choices, default=ReportStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(
+        _("progress"), default=0, validators=[MaxValueValidator(100)]
+    )
+    stage = models.CharField(
+        _("stage"), max_length=10, choices=ReportStage.choices, default=ReportStage.QUEUED
+    )
+    generation = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    generated_by = models.ForeignKey(
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    # The stored edition (whole organisation, in the organisation's language).
+    language = models.CharField(max_length=10, blank=True)
+    html_file = models.FileField(upload_to=report_file_path, max_length=255, blank=True)
+    csv_file = models.FileField(upload_to=report_file_path, max_length=255, blank=True)
+    pdf_file = models.FileField(upload_to=report_file_path, max_length=255, blank=True)
+    # The facts the figures come from (checkins.reports.collect), for per-viewer editions.
+    figures_file = models.FileField(upload_to=report_file_path, max_length=255, blank=True)
+    # The generation whose "report ready" mail has gone (claimed before sending).
+    mailed_generation = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "cycle"], name="report_one_per_cycle"),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0, progress__lte=100), name="report_progress_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report of cycle {self.cycle_id} ({self.status}, #{self.generation})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ReportStatus.READY
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (ReportStatus.QUEUED, ReportStatus.BUILDING)

@@ -19,11 +19,14 @@ from checkins.models import (
     Acknowledgement,
     ActionItem,
     AgendaItem,
+    AwayPeriod,
     CheckIn,
+    ClaimStatus,
     Comment,
     Kudos,
     Meeting,
     Mention,
+    NotificationClaim,
     OneOnOne,
     week_start,
 )
@@ -310,13 +313,24 @@ def one_on_one_get_or_create(
     return pair
 
 
-def prepare_agenda(org: Organization, pair: OneOnOne, since: date | None) -> list[dict]:
-    """Agenda lines: the report's check-ins since ``since`` (need help, then low
-    confidence, then the rest, newest first) and open action items of the pair."""
+def prepare_agenda(
+    org: Organization, pair: OneOnOne, since: date | None, until: date | None = None
+) -> list[dict]:
+    """Agenda lines: the report's check-ins from ``since`` up to ``until`` (need help,
+    then low confidence, then the rest, newest first) and open action items of the pair.
+
+    Lines keep the key result's title; pages blank it for a viewer who may not read
+    a private objective (the report always can: it is theirs).
+    """
+    weeks = {}
+    if since:
+        weeks["week__gte"] = since
+    if until:
+        weeks["week__lte"] = until
     checkins = list(
         CheckIn.objects.for_org(org)
-        .filter(owner=pair.report, **({"week__gte": since} if since else {}))
-        .select_related("key_result")
+        .filter(owner=pair.report, **weeks)
+        .select_related("key_result__objective")
         .order_by("-week", "-updated_at")
     )
 
@@ -366,7 +380,7 @@ def meeting_create(*, org: Organization, by: Membership, pair: OneOnOne, on: dat
                 text=str(line["text"])[:300],
                 position=i,
             )
-            for i, line in enumerate(prepare_agenda(org, pair, since))
+            for i, line in enumerate(prepare_agenda(org, pair, since, until=on))
         ]
     )
     return meeting
@@ -429,3 +443,58 @@ def action_item_set_done(
     item.done, item.done_at = done, timezone.now() if done else None
     item.save(update_fields=["done", "done_at"])
     return item
+
+
+# --- Notification preferences and time away ----------------------------------------------------
+
+
+@transaction.atomic
+def notification_preferences_set(
+    *, membership: Membership, reminders: bool, mentions: bool, digests: bool
+) -> Membership:
+    membership.notify_reminders, membership.notify_mentions = reminders, mentions
+    membership.notify_digests = digests
+    membership.save(update_fields=["notify_reminders", "notify_mentions", "notify_digests"])
+    return membership
+
+
+@transaction.atomic
+def away_add(
+    *, org: Organization, by: Membership, starts_on: date, ends_on: date, note: str = ""
+) -> AwayPeriod:
+    if ends_on < starts_on:
+        raise ValidationError({"ends_on": _("The last day comes after the first.")})
+    if (ends_on - starts_on).days > 366:
+        raise ValidationError({"ends_on": _("Mark at most a year at a time.")})
+    return AwayPeriod.objects.create(
+        organization=org,
+        membership=by,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        note=note.strip()[:120],
+    )
+
+
+@transaction.atomic
+def away_delete(*, org: Organization, by: Membership, away) -> None:
+    _check_same_org(org, away)
+    if away.membership_id != by.pk:
+        raise PermissionDenied(_("That is someone else's time away."))
+    away.delete()
+
+
+@transaction.atomic
+def notification_resend(*, org: Organization, by: Membership, claim) -> None:
+    """An admin decides a notification stuck in "sending" did not go out: send it again."""
+    from checkins.tasks import send_notifications  # tasks import this module
+
+    _check_same_org(org, claim)
+    if not by.is_admin:
+        raise PermissionDenied(_("Only admins can resend notifications."))
+    updated = (
+        NotificationClaim.objects.for_org(org)
+        .filter(pk=claim.pk, status=ClaimStatus.SENDING)
+        .update(status=ClaimStatus.CLAIMED, error="resent by an admin")
+    )
+    if updated:
+        send_notifications.delay_on_commit(org.pk, [claim.pk])

@@ -1,10 +1,88 @@
-"""Celery tasks of the cadence. Tasks take ids, re-read their rows and are idempotent."""
+"""Celery tasks of the cadence. Tasks take ids, re-read their rows and are idempotent.
+
+The beat runs :func:`cadence_tick` every 15 minutes (UTC); it fans out one
+:func:`cadence_tick_org` per organisation with a running cycle, which claims what is due
+(``checkins.reminders``) and hands the claims to :func:`send_notifications` in batches.
+No task waits with a countdown: on Redis a long ETA is delivered twice.
+"""
+
+import logging
 
 from celery import shared_task
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from django.utils import timezone
 
+from checkins import notifications, reminders
 from checkins.models import Comment
+from cycles.models import Cycle, CycleState
 from okrapp.mail import send_templated_mail
-from okrapp.models import Membership
+from okrapp.models import Membership, Organization
+
+log = logging.getLogger(__name__)
+BATCH = 50
+
+
+@shared_task(acks_late=True)
+def cadence_tick() -> int:
+    """Every organisation with an active or scoring cycle gets its own tick task."""
+    running = Cycle.objects.filter(
+        organization=OuterRef("pk"), state__in=[CycleState.ACTIVE, CycleState.SCORING]
+    )
+    org_ids = list(Organization.objects.filter(Exists(running)).values_list("id", flat=True))
+    for org_id in org_ids:
+        cadence_tick_org.delay(org_id)
+    return len(org_ids)
+
+
+@shared_task(acks_late=True)
+def cadence_tick_org(org_id: int) -> int:
+    org = Organization.objects.get(pk=org_id)
+    now = timezone.now()
+    claim_ids = reminders.claim_due(org, now)
+    _dispatch(org_id, claim_ids)
+    stuck = reminders.stuck_claims(org, now).count()
+    if stuck:
+        log.warning(
+            "%s: %s notification(s) stuck in 'sending' (worker died mid-send); "
+            "see the cadence page",
+            org.slug,
+            stuck,
+        )
+    return len(claim_ids)
+
+
+def _dispatch(org_id: int, claim_ids: list[int]) -> None:
+    for start in range(0, len(claim_ids), BATCH):
+        send_notifications.delay(org_id, claim_ids[start : start + BATCH])
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(notifications.SendFailed,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=6,
+)
+def send_notifications(org_id: int, claim_ids: list[int]) -> dict:
+    """Send a batch of claims; safe to run twice (each claim is won by one worker)."""
+    org = Organization.objects.get(pk=org_id)
+    return notifications.send_claims(org, claim_ids)
+
+
+@shared_task(acks_late=True)
+def request_scores(org_id: int, cycle_id: int) -> int:
+    """The cycle entered scoring: ask each owner (once) to score their key results."""
+    from checkins.services import current_week
+
+    org = Organization.objects.get(pk=org_id)
+    cycle = Cycle.objects.for_org(org).filter(pk=cycle_id, state=CycleState.SCORING).first()
+    if cycle is None:
+        return 0
+    claim_ids = notifications.request_scores(org, cycle, current_week(org))
+    _dispatch(org_id, claim_ids)
+    return len(claim_ids)
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -22,7 +100,7 @@ def send_mention_email(org_id: int, comment_id: int, membership_id: int) -> bool
         Membership.objects.for_org(org_id)
         .active()
         .select_related("user")
-        .filter(pk=membership_id)
+        .filter(pk=membership_id, notify_mentions=True)
         .first()
     )
     if comment is None or person is None:
@@ -36,14 +114,14 @@ def send_mention_email(org_id: int, comment_id: int, membership_id: int) -> bool
             "person": person,
             "org": comment.organization,
             "subject": subject,
-            "url": _absolute(subject.get_absolute_url()),
+            "url": notifications.absolute(subject.get_absolute_url()),
+            "preferences_url": notifications.absolute(
+                reverse("notification_settings", kwargs={"org_slug": comment.organization.slug})
+            ),
         },
         language=person.language,
     )
     return True
 
 
-def _absolute(path: str) -> str:
-    from django.conf import settings
-
-    return settings.SITE_URL + path
+from checkins import report_tasks  # noqa: E402, F401 - Celery registers the report tasks

@@ -38,11 +38,13 @@ from cycles.models import (
     Initiative,
     InitiativeStatus,
     KeyResult,
+    KeyResultScore,
     Kind,
     Level,
     Objective,
     ObjectiveStatus,
     ObjectiveType,
+    ReasonCode,
     Visibility,
 )
 from okrapp.api import (
@@ -725,6 +727,8 @@ class KeyResultViewSet(
 
 class InitiativeSerializer(serializers.ModelSerializer):
     owner_name = serializers.CharField(source="owner.display_name", read_only=True, allow_null=True)
+    # A string, not format "uri": it is empty when there is no backlog item.
+    backlog_url = serializers.CharField(read_only=True, help_text="Backlog item URL, or empty.")
 
     class Meta:
         model = Initiative
@@ -836,6 +840,139 @@ class InitiativeViewSet(
         services.initiative_delete(org=self.org, by=self.membership, initiative=initiative)
 
 
+# --- End-of-quarter scores ----------------------------------------------------------------------
+
+
+class ScoreSerializer(serializers.ModelSerializer):
+    """An owner's end-of-quarter score of a key result, with the reflection and the manager's
+    comment; ``band`` is red (0.0-0.3), yellow (0.4-0.6) or green (0.7-1.0)."""
+
+    cycle = serializers.IntegerField(source="key_result.objective.cycle_id", read_only=True)
+    owner = serializers.IntegerField(source="key_result.owner_id", read_only=True)
+    band = serializers.ChoiceField(choices=[b.value for b in scoring.ScoreBand], read_only=True)
+    met_expectation = serializers.SerializerMethodField(
+        help_text="Reaches 1.0 (committed) or about 0.7 (aspirational)."
+    )
+
+    class Meta:
+        model = KeyResultScore
+        fields = [
+            "id", "key_result", "cycle", "owner", "score", "suggested", "band",
+            "met_expectation", "what_worked", "what_to_change", "reason", "scored_by",
+            "scored_at", "manager_comment", "reviewed_by", "reviewed_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_met_expectation(self, record) -> bool:
+        return scoring.met_expectation(record.score, record.key_result.objective.is_committed)
+
+
+class ScoreFieldsSerializer(serializers.Serializer):
+    score = serializers.DecimalField(
+        max_digits=4, decimal_places=2, help_text="0.0 to 1.0, one decimal."
+    )
+    what_worked = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    what_to_change = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Required with `reason` when a committed key result is scored below 1.0.",
+    )
+    reason = serializers.ChoiceField(choices=ReasonCode.choices, required=False, allow_blank=True)
+
+
+class ScoreCreateSerializer(ScoreFieldsSerializer):
+    key_result = TenantPrimaryKeyRelatedField(KeyResult, scope=_readable_key_results)
+
+
+class ScoreFilterSerializer(serializers.Serializer):
+    cycle = id_filter("Cycle id.")
+    owner = id_filter("Membership id of the key result's owner.")
+    key_result = id_filter("Key result id.")
+
+
+SCORE_WRITE_ERRORS = error_responses(*WRITE_ERRORS)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List end-of-quarter scores",
+        description="Scores of key results of private objectives you may not read are left out.",
+        parameters=[ScoreFilterSerializer],
+        responses={200: ScoreSerializer(many=True), **error_responses(*FILTERED_LIST_ERRORS)},
+    ),
+    retrieve=extend_schema(
+        summary="An end-of-quarter score",
+        responses={200: ScoreSerializer, **error_responses(*READ_ERRORS)},
+    ),
+    create=extend_schema(
+        summary="Score a key result",
+        description=(
+            "Only while its cycle is in scoring, by its owner (or an admin). Scoring a key "
+            "result again replaces its score (200)."
+        ),
+        request=ScoreCreateSerializer,
+        responses={201: ScoreSerializer, 200: ScoreSerializer, **SCORE_WRITE_ERRORS},
+    ),
+    update=extend_schema(
+        summary="Change a score",
+        description="Fields left out keep their values.",
+        request=ScoreFieldsSerializer,
+        responses={200: ScoreSerializer, **SCORE_WRITE_ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a score",
+        request=ScoreFieldsSerializer,
+        responses={200: ScoreSerializer, **SCORE_WRITE_ERRORS},
+    ),
+)
+class ScoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """End-of-quarter self-scores, written through ``services.score_submit``."""
+
+    tenant_model = KeyResultScore
+    serializer_class = ScoreSerializer
+
+    def get_tenant_queryset(self, queryset):
+        if not self.membership.is_admin:
+            queryset = queryset.filter(key_result__objective__in=_visible_objectives(self))
+        if self.action == "list":
+            params = self.filter_params(ScoreFilterSerializer)
+            if "cycle" in params:
+                queryset = queryset.filter(key_result__objective__cycle_id=params["cycle"])
+            if "owner" in params:
+                queryset = queryset.filter(key_result__owner_id=params["owner"])
+            if "key_result" in params:
+                queryset = queryset.filter(key_result_id=params["key_result"])
+        return queryset.select_related("key_result__objective").order_by("key_result_id")
+
+    def create(self, request, *args, **kwargs):
+        data = self.input(ScoreCreateSerializer)
+        replaced = (
+            KeyResultScore.objects.for_org(self.org).filter(key_result=data["key_result"]).exists()
+        )
+        record = services.score_submit(org=self.org, by=self.membership, **data)
+        code = status.HTTP_200_OK if replaced else status.HTTP_201_CREATED
+        return self.output(self.get_queryset().get(pk=record.pk), code)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        record = self.get_object()
+        current = {
+            "score": record.score,
+            "what_worked": record.what_worked,
+            "what_to_change": record.what_to_change,
+            "reason": record.reason,
+        }
+        data = self.input(ScoreFieldsSerializer, partial=partial)
+        record = services.score_submit(
+            org=self.org, by=self.membership, key_result=record.key_result, **(current | data)
+        )
+        return self.output(self.get_queryset().get(pk=record.pk))
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+
 # --- URLs (included under /api/v1/<org_slug>/ by okrapp.api_urls) ------------------------------
 
 router = SimpleRouter(use_regex_path=False)
@@ -843,4 +980,5 @@ router.register("cycles", CycleViewSet, basename="api-cycle")
 router.register("objectives", ObjectiveViewSet, basename="api-objective")
 router.register("key-results", KeyResultViewSet, basename="api-key-result")
 router.register("initiatives", InitiativeViewSet, basename="api-initiative")
+router.register("scores", ScoreViewSet, basename="api-score")
 urlpatterns = router.urls

@@ -18,6 +18,7 @@ from cycles.models import (
     Objective,
     ObjectiveStatus,
     ObjectiveType,
+    ReasonCode,
     ReviewDecision,
     Visibility,
 )
@@ -344,4 +345,59 @@ class ReviewForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Required when you request changes: say what should change."),
+    )
+
+
+# --- End-of-quarter self-scoring -----------------------------------------------------------------
+
+
+class ScoreForm(forms.Form):
+    """One key result's self-score. The range, the one decimal and the reflection a
+    committed key result below 1.0 needs are the service's rules (``score_submit``)."""
+
+    score = forms.DecimalField(
+        label=_("Your score"),
+        widget=forms.NumberInput(
+            attrs={"min": "0", "max": "1", "step": "0.1", "inputmode": "decimal"}
+        ),
+        help_text=_("0.0 to 1.0, one decimal."),
+    )
+    reason = forms.ChoiceField(
+        label=_("Main reason"),
+        choices=[("", _("Choose a reason")), *ReasonCode.choices],
+        required=False,
+    )
+    what_worked = forms.CharField(
+        label=_("What worked"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    what_to_change = forms.CharField(
+        label=_("What to change next time"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    @classmethod
+    def initial_for(cls, record, suggested) -> dict:
+        """The saved score and reflection, else the suggestion from progress."""
+        if record is None:
+            return {"score": suggested}
+        return {
+            "score": record.score,
+            "reason": record.reason,
+            "what_worked": record.what_worked,
+            "what_to_change": record.what_to_change,
+        }
+
+
+class ScoreCommentForm(forms.Form):
+    comment = forms.CharField(
+        label=_("Comment for the owner"),
+        max_length=2000,
+        # The service's words (cycles.services.score_review), before it is asked.
+        error_messages={"required": _("Write a comment for the owner.")},
+        widget=forms.Textarea(attrs={"rows": 2}),
     )

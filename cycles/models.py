@@ -202,7 +202,10 @@ class ObjectiveQuerySet(TenantQuerySet):
         if membership.is_admin:
             return self
         return self.filter(
-            Q(visibility=Visibility.PUBLIC) | Q(owner=membership) | Q(team_id__in=managed_team_ids)
+            Q(visibility=Visibility.PUBLIC)
+            | Q(owner=membership)
+            | Q(owner__manager=membership)
+            | Q(team_id__in=managed_team_ids)
         )
 
 
@@ -504,3 +507,69 @@ class Review(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} on {self.objective_id}"
+
+
+# --- End-of-quarter self-scoring -----------------------------------------------------------------
+
+
+class ReasonCode(models.TextChoices):
+    ACHIEVED = "achieved", _("Achieved as planned")
+    TOO_AMBITIOUS = "too_ambitious", _("Target too ambitious")
+    TOO_EASY = "too_easy", _("Target too easy")
+    PRIORITIES_CHANGED = "priorities_changed", _("Priorities changed")
+    BLOCKED = "blocked", _("Blocked by a dependency")
+    RESOURCES = "resources", _("Lacked people or budget")
+    WRONG_MEASURE = "wrong_measure", _("Measured the wrong thing")
+    OTHER = "other", _("Other")
+
+
+class ScoreQuerySet(TenantQuerySet):
+    def in_cycle(self, cycle: Cycle):
+        return self.filter(key_result__objective__cycle=cycle)
+
+
+class KeyResultScore(TenantModel):
+    """The owner's end-of-quarter score of a key result (0.0-1.0) and their reflection."""
+
+    key_result = models.OneToOneField(KeyResult, on_delete=models.CASCADE, related_name="score")
+    score = models.DecimalField(
+        _("score"),
+        max_digits=2,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+    )
+    # What progress suggested when the owner scored (cycles.scoring.suggested_score).
+    suggested = models.DecimalField(max_digits=2, decimal_places=1)
+    what_worked = models.TextField(_("what worked"), blank=True)
+    what_to_change = models.TextField(_("what to change next time"), blank=True)
+    reason = models.CharField(
+        _("main reason"), max_length=20, choices=ReasonCode.choices, blank=True
+    )
+    scored_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    scored_at = models.DateTimeField(default=timezone.now)
+    manager_comment = models.TextField(_("manager's comment"), blank=True)
+    reviewed_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = ScoreQuerySet.as_manager()
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("key result score")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key_result"], name="score_one_per_key_result"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0, score__lte=1), name="score_between_0_and_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_result_id}: {self.score}"
+
+    @property
+    def band(self) -> str:
+        return scoring.score_band(self.score).value

@@ -30,10 +30,16 @@ def can_review(m: Membership) -> bool:
 
 
 def can_read_objective(m: Membership, objective: Objective) -> bool:
-    """Private objectives: their owner, the team's managers and admins only."""
+    """Private objectives: their owner, the owner's manager, the team's managers and admins.
+
+    (Whoever may edit an objective may read it: a person's manager edits their individual
+    objectives.) Only a private objective dereferences its owner, so lists stay cheap.
+    """
     if not objective.is_private or m.is_admin or objective.owner_id == m.pk:
         return True
-    return objective.team_id is not None and objective.team_id in m.managed_team_ids
+    if objective.team_id is not None and objective.team_id in m.managed_team_ids:
+        return True
+    return objective.owner.manager_id == m.pk
 
 
 def manages_person(

@@ -29,9 +29,11 @@ from cycles.models import (
     CycleTransition,
     Initiative,
     KeyResult,
+    KeyResultScore,
     Level,
     Objective,
     ObjectiveStatus,
+    ReasonCode,
     Review,
     ReviewDecision,
     ReviewStatus,
@@ -825,3 +827,96 @@ def review_submit(
     objective._history_user = by.user
     objective.save(update_fields=["review_status"])
     return review
+
+
+# --- End-of-quarter self-scoring ---------------------------------------------------------------
+
+
+@transaction.atomic
+def score_submit(
+    *,
+    org: Organization,
+    by: Membership,
+    key_result: KeyResult,
+    score: Decimal,
+    what_worked: str = "",
+    what_to_change: str = "",
+    reason: str = "",
+) -> KeyResultScore:
+    """The owner scores their KR 0.0-1.0 (one decimal) with a reflection.
+
+    Only while the cycle is in scoring. A committed objective's KR scored below 1.0 needs
+    a reflection (what to change, and a reason), since it was expected to be met.
+    """
+    _check_same_org(org, key_result)
+    kr = (
+        KeyResult.objects.for_org(org)
+        .select_related("objective__cycle", "owner")
+        .get(pk=key_result.pk)
+    )
+    if kr.owner_id != by.pk and not by.is_admin:
+        raise PermissionDenied(_("Only the key result's owner scores it."))
+    if kr.objective.cycle.state != CycleState.SCORING:
+        raise ValidationError(
+            _("%(cycle)s is not in scoring; scores are given while it is.")
+            % {"cycle": kr.objective.cycle.name},
+            code="not_scoring",
+        )
+    errors = {}
+    try:
+        score = Decimal(score)
+    except (ArithmeticError, TypeError, ValueError):
+        score = None
+    if score is None or not score.is_finite() or not 0 <= score <= 1:
+        errors["score"] = _("Score from 0.0 to 1.0.")
+    elif score != score.quantize(Decimal("0.1")):
+        errors["score"] = _("Use one decimal, e.g. 0.7.")
+    if reason and reason not in ReasonCode.values:
+        errors["reason"] = _("Choose a reason from the list.")
+    if not errors and kr.objective.is_committed and score < 1:
+        if not what_to_change.strip():
+            errors["what_to_change"] = _(
+                "A committed key result scored below 1.0 needs a reflection: what would you "
+                "change next time?"
+            )
+        if not reason:
+            errors["reason"] = _("Choose the main reason it fell short.")
+    if errors:
+        raise ValidationError(errors)
+    record = KeyResultScore.objects.for_org(org).filter(key_result=kr).first() or KeyResultScore(
+        organization=org, key_result=kr
+    )
+    record.score = score.quantize(Decimal("0.1"))
+    record.suggested = scoring.suggested_score(kr.progress)
+    record.what_worked, record.what_to_change = what_worked.strip(), what_to_change.strip()
+    record.reason, record.scored_by, record.scored_at = reason, by, timezone.now()
+    record._history_user = by.user
+    record.save()
+    return record
+
+
+@transaction.atomic
+def score_review(
+    *, org: Organization, by: Membership, score: KeyResultScore, comment: str
+) -> KeyResultScore:
+    """A manager of the owner comments on a self-score."""
+    _check_same_org(org, score)
+    record = (
+        KeyResultScore.objects.for_org(org)
+        .select_related("key_result__owner", "key_result__objective__cycle")
+        .get(pk=score.pk)
+    )
+    owner = record.key_result.owner
+    if owner.pk == by.pk or not (
+        by.is_admin or owner.manager_id == by.pk or owner.team_ids & by.managed_team_ids
+    ):
+        raise PermissionDenied(_("Only the owner's manager reviews their scores."))
+    if record.key_result.objective.cycle.state not in (CycleState.SCORING, CycleState.CLOSED):
+        raise ValidationError(_("Scores are reviewed during scoring."))
+    if not comment.strip():
+        raise ValidationError({"comment": _("Write a comment for the owner.")})
+    record.manager_comment, record.reviewed_by = comment.strip(), by
+    record.reviewed_at = timezone.now()
+    record._history_user = by.user
+    record.save(update_fields=["manager_comment", "reviewed_by", "reviewed_at"])
+    return record

@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from cycles.views import cycles, initiatives, key_results, objectives, people, review, tree
+from cycles.views import (
+    cycles,
+    initiatives,
+    key_results,
+    objectives,
+    people,
+    review,
+    scoring,
+    tree,
+)
 
 urlpatterns = [
     # Cycles
@@ -20,6 +29,7 @@ urlpatterns = [
     # Alignment and review
     path("cycles/<int:cycle_id>/tree/", tree.alignment_tree, name="alignment_tree"),
     path("alignment/", tree.alignment_current, name="alignment_current"),
+    path("objectives/<int:objective_id>/path/", tree.objective_path, name="objective_path"),
     path("cycles/<int:cycle_id>/review/", review.review_queue, name="review_queue"),
     path("review/", review.review_current, name="review_current"),
     path("objectives/<int:objective_id>/review/", review.objective_review, name="objective_review"),
@@ -62,5 +72,19 @@ urlpatterns = [
         "initiatives/<int:initiative_id>/delete/",
         initiatives.initiative_delete,
         name="initiative_delete",
+    ),
+    # End-of-quarter self-scoring: the owner's page (one key result saves on its own too)
+    # and the managers' view with a comment per score.
+    path("cycles/<int:cycle_id>/scoring/", scoring.my_scoring, name="my_scoring"),
+    path(
+        "cycles/<int:cycle_id>/scoring/<int:kr_id>/",
+        scoring.my_scoring_save,
+        name="my_scoring_save",
+    ),
+    path("cycles/<int:cycle_id>/scoring/team/", scoring.team_scoring, name="team_scoring"),
+    path(
+        "cycles/<int:cycle_id>/scoring/team/<int:kr_id>/comment/",
+        scoring.team_scoring_comment,
+        name="team_scoring_comment",
     ),
 ]

@@ -77,6 +77,7 @@ class OrganizationSettingsForm(forms.ModelForm):
             "fiscal_year_start_month",
             "checkin_weekday",
             "checkin_hour",
+            "escalation_grace_days",
         ]
         widgets = {
             "mission": forms.Textarea(attrs={"rows": 3}),

@@ -191,6 +191,14 @@ class Organization(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(23)],
         help_text=_("Local hour of each person's day (0-23) when the check-in reminder goes."),
     )
+    escalation_grace_days = models.PositiveSmallIntegerField(
+        _("escalation after (days)"),
+        default=2,
+        validators=[MaxValueValidator(6)],
+        help_text=_(
+            "Days after the check-in moment before managers get a digest of missing check-ins."
+        ),
+    )
     language = models.CharField(
         _("default language"),
         max_length=10,
@@ -280,6 +288,12 @@ class Membership(TenantModel):
         related_name="reports",
     )
     active = models.BooleanField(_("active"), default=True)
+    # What this person wants to be mailed about (every mail links to change it).
+    notify_reminders = models.BooleanField(_("weekly check-in reminders"), default=True)
+    notify_mentions = models.BooleanField(_("mentions in comments"), default=True)
+    notify_digests = models.BooleanField(
+        _("weekly digests for managers and OKR Masters"), default=True
+    )
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
 
@@ -400,7 +414,7 @@ class Team(TenantModel):
 
     def get_absolute_url(self) -> str:
         return reverse(
-            "team_detail", kwargs={"org_slug": self.organization.slug, "team_slug": self.slug}
+            "team_dashboard", kwargs={"org_slug": self.organization.slug, "team_slug": self.slug}
         )
 
 

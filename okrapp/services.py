@@ -53,7 +53,7 @@ def organization_create(
 
 ORGANIZATION_SETTINGS_FIELDS = (
     "name", "mission", "vision", "time_zone", "fiscal_year_start_month", "checkin_weekday",
-    "checkin_hour", "language",
+    "checkin_hour", "escalation_grace_days", "language",
 )  # fmt: skip
 
 

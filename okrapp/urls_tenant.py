@@ -5,7 +5,7 @@ from django.urls import include, path
 from okrapp.views import members, organizations, profile, teams
 
 urlpatterns = [
-    path("", organizations.org_home, name="org_home"),
+    # The home page, org_home, is the company view (checkins.urls).
     path("mission/", organizations.org_mission, name="org_mission"),
     path("settings/", organizations.org_settings, name="org_settings"),
     path("profile/", profile.profile, name="profile"),
@@ -40,7 +40,8 @@ urlpatterns = [
     ),
     path("teams/", teams.team_list, name="team_list"),
     path("teams/new/", teams.team_create, name="team_create"),
-    path("teams/<slug:team_slug>/", teams.team_detail, name="team_detail"),
+    # teams/<team_slug>/ is the team's dashboard (checkins.urls); its people and settings:
+    path("teams/<slug:team_slug>/people/", teams.team_detail, name="team_detail"),
     path("teams/<slug:team_slug>/edit/", teams.team_edit, name="team_edit"),
     path("teams/<slug:team_slug>/delete/", teams.team_delete, name="team_delete"),
     path("teams/<slug:team_slug>/members/", teams.team_member_add, name="team_member_add"),

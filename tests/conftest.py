@@ -26,6 +26,18 @@ def _isolated_side_effects(settings, tmp_path):
     """Tasks run in-process; nothing one test counts (rate limits) leaks into the next."""
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+    # The shared cache of this run alone: the file cache of var/ is shared with `make run`
+    # and other test runs on the machine; Redis (CI) gets a key prefix of its own.
+    redis_url = os.environ.get("REDIS_URL")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"okrapp-test-{os.getpid()}",
+        }
+        if redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
     cache.clear()
     settings.MEDIA_ROOT = tmp_path / "media"
     # Tests render templates without running collectstatic first.

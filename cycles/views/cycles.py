@@ -26,6 +26,7 @@ from cycles.models import (
 )
 from cycles.quarters import fiscal_quarters, fiscal_year_of
 from cycles.views.common import decorate, frozen_message, get_cycle, review_counts
+from cycles.views.scoring import cycle_scoring_context
 from okrapp.forms import apply_service_errors
 from okrapp.rendering import render_page
 from okrapp.tenancy import admin_required
@@ -213,6 +214,7 @@ def _cycle_detail_page(request, cycle: Cycle, *, carry_form=None, status=200):
         "review_counts": review_counts(org, cycle),
         "transitions": transitions,
         "pilot_teams": [link.team for link in cycle.pilot_links.all()],
+        **cycle_scoring_context(request, cycle),
     }
     if viewer.is_admin:
         context["moves"] = _moves(cycle)

@@ -20,6 +20,7 @@ from cycles.views.common import (
     get_readable_objective,
     set_track,
 )
+from cycles.views.scoring import key_result_score
 from okrapp.forms import apply_service_errors
 from okrapp.models import Membership
 from okrapp.rendering import render_page
@@ -108,6 +109,7 @@ def key_result_context(request, kr: KeyResult, *, initiative_form=None) -> dict:
         else [],
     }
     if not request.htmx:
+        context.update(key_result_score(request, kr))
         context["findings"] = quality.check_key_result(kr)
         context["history"] = change_history(
             org,

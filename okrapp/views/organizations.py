@@ -1,11 +1,12 @@
-"""Creating an organisation, its home page, mission and vision, and its settings."""
+"""Creating an organisation, its mission and vision, and its settings.
+
+Its home page (``org_home``) is the company view of ``checkins.views.dashboards``.
+"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from okrapp import services
@@ -15,7 +16,6 @@ from okrapp.forms import (
     OrganizationSettingsForm,
     apply_service_errors,
 )
-from okrapp.models import Invitation, Membership, Team
 from okrapp.tenancy import admin_required
 
 
@@ -48,42 +48,6 @@ def organization_create(request):
             return redirect("org_mission", org_slug=org.slug)
     status = 400 if form.errors else 200
     return render(request, "okrapp/organization_create.html", {"form": form}, status=status)
-
-
-def org_home(request, org_slug):
-    """Mission and vision first, then the organisation's teams and set-up steps."""
-    org = request.org
-    teams = list(
-        Team.objects.for_org(org).annotate(people=Count("team_memberships")).order_by("name")
-    )
-    counts = Membership.objects.for_org(org).aggregate(
-        members=Count("id", filter=Q(active=True)),
-    )
-    setup = None
-    if request.membership.is_admin:
-        pending = Invitation.objects.for_org(org).pending().count()
-        setup = [
-            {
-                "done": org.has_mission_and_vision,
-                "label": _("State the mission and vision"),
-                "url": reverse("org_mission", kwargs={"org_slug": org.slug}),
-            },
-            {
-                "done": bool(teams),
-                "label": _("Create teams"),
-                "url": reverse("team_list", kwargs={"org_slug": org.slug}),
-            },
-            {
-                "done": counts["members"] > 1 or pending > 0,
-                "label": _("Invite people"),
-                "url": reverse("member_invite", kwargs={"org_slug": org.slug}),
-            },
-        ]
-    return render(
-        request,
-        "okrapp/org_home.html",
-        {"teams": teams, "member_count": counts["members"], "setup": setup},
-    )
 
 
 @admin_required

@@ -2,12 +2,13 @@
 organisation; as an anonymous caller: 401. And the base class cannot be bypassed."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from cycles.models import Cycle
+from cycles.models import Cycle, KeyResultScore
 from okrapp.api import TenantViewSet
 from tests.api.conftest import url
 
@@ -27,8 +28,16 @@ def _api_routes(resolver=None, prefix=""):
 
 
 @pytest.fixture
-def acme_rows(cycle, team_objective, key_result, initiative):
+def acme_rows(acme, bob, cycle, team_objective, key_result, initiative):
+    score = KeyResultScore.objects.create(
+        organization=acme,
+        key_result=key_result,
+        score=Decimal("0.4"),
+        suggested=Decimal("0.4"),
+        scored_by=bob,
+    )
     return {
+        "scores": score.pk,
         "cycles": cycle.pk,
         "objectives": team_objective.pk,
         "key-results": key_result.pk,
@@ -59,6 +68,8 @@ def test_the_routes_are_the_documented_ones():
         "api/v1/<slug:org_slug>/key-results/<int:pk>/",
         "api/v1/<slug:org_slug>/initiatives/",
         "api/v1/<slug:org_slug>/initiatives/<int:pk>/",
+        "api/v1/<slug:org_slug>/scores/",
+        "api/v1/<slug:org_slug>/scores/<int:pk>/",
     }
 
 
@@ -80,7 +91,7 @@ def test_every_route_and_method_is_404_for_another_organisations_member(
             response = getattr(client, method)(target, {"name": "x"}, format="json")
             answers[(method, target)] = (response.status_code, response.json())
     wrong = {k: v for k, v in answers.items() if v != (404, {"detail": "Not found."})}
-    assert len(answers) == 50
+    assert len(answers) == 60
     assert wrong == {}
     assert Cycle.objects.for_org(acme).count() == before
 
@@ -169,3 +180,15 @@ def test_get_tenant_queryset_must_refine_the_scoped_queryset(rf, alice, acme):
 def test_reverse_names_do_not_clash_with_the_pages():
     names = {pattern.name for _, pattern in _api_routes()}
     assert all(re.match(r"api-[a-z-]+-(list|detail|transition|carry-over)$", n) for n in names)
+
+
+def test_options_is_not_offered_the_schema_is_the_description(as_token, alice, mallory, acme):
+    assert as_token(alice).options(url(acme, "objectives/")).status_code == 405
+    assert as_token(mallory).options(url(acme, "objectives/")).status_code == 404
+
+
+def test_unsafe_methods_on_unknown_api_paths_are_json_404s_not_csrf_pages(as_session, alice):
+    client = as_session(alice, enforce_csrf_checks=True)
+    response = client.delete("/api/v1/acme/no-such-thing/1/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}

@@ -28,6 +28,8 @@ def test_the_schema_is_valid_openapi_3_and_public(api):
         "/api/v1/{org_slug}/key-results/{id}/",
         "/api/v1/{org_slug}/initiatives/",
         "/api/v1/{org_slug}/initiatives/{id}/",
+        "/api/v1/{org_slug}/scores/",
+        "/api/v1/{org_slug}/scores/{id}/",
     }
     assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
 

@@ -35,7 +35,7 @@ def test_plan_a_cycle_write_aligned_okrs_and_review_them(
 
     # The admin sets up the quarter and opens it.
     _log_in(page, base, alice.email)
-    page.get_by_role("link", name="Cycles").click()
+    page.get_by_role("link", name="Cycles", exact=True).click()
     page.fill("input[name=name]", "Launch quarter")
     page.fill("input[name=start_date]", (today - timedelta(days=10)).isoformat())
     page.fill("input[name=end_date]", (today + timedelta(days=80)).isoformat())

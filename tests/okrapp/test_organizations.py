@@ -116,6 +116,7 @@ def _settings_data(**overrides):
         "language": "en",
         "fiscal_year_start_month": "4",
         "checkin_weekday": "4",
+        "escalation_grace_days": "2",
         "checkin_hour": "9",
     }
     data.update(overrides)

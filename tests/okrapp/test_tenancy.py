@@ -143,6 +143,13 @@ def acme_ids(acme, alice, bob, carol, engineering):
         org=acme, by=carol, key_result=kr, value=Decimal(3), confidence=5
     )
     comment = cadence.comment_create(org=acme, by=carol, key_result=kr, body="Acme comment")
+    pair = cadence.one_on_one_get_or_create(org=acme, by=bob, manager=bob, report=carol)
+    meeting = cadence.meeting_create(org=acme, by=bob, pair=pair, on=date.today())
+    item = cadence.action_item_add(org=acme, by=bob, meeting=meeting, text="Acme action")
+    away = cadence.away_add(org=acme, by=carol, starts_on=date.today(), ends_on=date.today())
+    from checkins import reminders
+
+    (claim_id,) = reminders.claim(acme, [carol.pk], date.today(), "checkin_reminder")
     token, _secret = core.api_token_create(org=acme, by=carol, name="script")
     return {
         "org_slug": acme.slug,
@@ -157,6 +164,10 @@ def acme_ids(acme, alice, bob, carol, engineering):
         "token_id": token.pk,
         "checkin_id": checkin.pk,
         "comment_id": comment.pk,
+        "meeting_id": meeting.pk,
+        "item_id": item.pk,
+        "away_id": away.pk,
+        "claim_id": claim_id,
         "pk": objective.pk,
     }
 

@@ -1,0 +1,284 @@
+"""Sending claimed notifications: what each mail says, and the claimed → sent protocol.
+
+A worker moves each claim claimed → sending with a conditional UPDATE (only one worker can
+win it), sends, then marks it sent. If the mail server refuses, the claim goes back to
+"claimed" for a retry; if the worker dies in between, the claim stays "sending" and is
+reported (``reminders.stuck_claims``) instead of being sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from checkins.models import CheckIn, ClaimStatus, NotificationClaim, NotificationKind
+from checkins.reminders import _open_krs, scoring_owners
+from cycles.models import Cycle, CycleState, KeyResult, KeyResultScore, ObjectiveStatus
+from okrapp.mail import send_templated_mail
+from okrapp.models import Membership, Organization, TeamMembership
+
+log = logging.getLogger(__name__)
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+@dataclass
+class Mail:
+    template: str
+    context: dict = field(default_factory=dict)
+
+
+def _links(org: Organization) -> dict:
+    return {
+        "my_week_url": absolute(reverse("my_week", kwargs={"org_slug": org.slug})),
+        "preferences_url": absolute(
+            reverse("notification_settings", kwargs={"org_slug": org.slug})
+        ),
+    }
+
+
+# --- What each kind says (built for a whole batch at once) ------------------------------------
+
+
+def _checkin_reminders(org, claims) -> dict[int, Mail | None]:
+    cycle = Cycle.objects.for_org(org).filter(state=CycleState.ACTIVE).first()
+    if cycle is None:
+        return {c.pk: None for c in claims}
+    week = claims[0].week
+    people = {c.membership_id for c in claims}
+    open_krs = defaultdict(list)
+    for kr in (
+        _open_krs(org, cycle, week)
+        .filter(owner_id__in=people)
+        .select_related("objective")
+        .order_by("objective__title", "position")
+    ):
+        open_krs[kr.owner_id].append(kr)
+    return {
+        c.pk: Mail(
+            "checkins/mail/checkin_reminder",
+            {"key_results": open_krs[c.membership_id], "cycle": cycle},
+        )
+        if open_krs[c.membership_id]
+        else None
+        for c in claims
+    }
+
+
+def _manager_digests(org, claims) -> dict[int, Mail | None]:
+    cycle = Cycle.objects.for_org(org).filter(state=CycleState.ACTIVE).first()
+    if cycle is None:
+        return {c.pk: None for c in claims}
+    week = claims[0].week
+    managers = {c.membership_id for c in claims}
+    reports = list(
+        Membership.objects.for_org(org).active().filter(manager_id__in=managers).with_user()
+    )
+    report_ids = {r.pk for r in reports}
+    queue = absolute(reverse("ack_queue", kwargs={"org_slug": org.slug}))
+    missing = defaultdict(list)
+    for kr in _open_krs(org, cycle, week).filter(owner_id__in=report_ids):
+        missing[kr.owner_id].append(kr)
+    need_help = defaultdict(list)
+    for checkin in (
+        CheckIn.objects.for_org(org)
+        .filter(owner_id__in=report_ids, week=week, need_help=True)
+        .select_related("key_result")
+    ):
+        need_help[checkin.owner_id].append(checkin)
+    mails = {}
+    for c in claims:
+        mine = [r for r in reports if r.manager_id == c.membership_id]
+        rows = [
+            {"person": r, "missing": missing[r.pk], "need_help": need_help[r.pk]}
+            for r in mine
+            if missing[r.pk] or need_help[r.pk]
+        ]
+        mails[c.pk] = (
+            Mail(
+                "checkins/mail/manager_digest", {"rows": rows, "cycle": cycle, "action_url": queue}
+            )
+            if rows
+            else None
+        )
+    return mails
+
+
+def team_cadence(org: Organization, cycle: Cycle, weeks: list) -> list[dict]:
+    """Check-in rate per team for ``weeks`` (KRs checked in / KRs owned by team members)."""
+    members = defaultdict(set)
+    names = {}
+    for team_id, team_name, membership_id in TeamMembership.objects.for_org(org).values_list(
+        "team_id", "team__name", "membership_id"
+    ):
+        members[team_id].add(membership_id)
+        names[team_id] = team_name
+    owned = defaultdict(int)
+    for owner_id in (
+        KeyResult.objects.for_org(org).in_cycle(cycle).values_list("owner_id", flat=True)
+    ):
+        owned[owner_id] += 1
+    checked = defaultdict(lambda: defaultdict(int))
+    for owner_id, week in (
+        CheckIn.objects.for_org(org)
+        .filter(key_result__objective__cycle=cycle, week__in=weeks)
+        .values_list("owner_id", "week")
+    ):
+        checked[week][owner_id] += 1
+    rows = []
+    for team_id, people in sorted(members.items(), key=lambda kv: names[kv[0]]):
+        total = sum(owned[p] for p in people)
+        if not total:
+            continue
+        rates = [sum(checked[w][p] for p in people) / total for w in weeks]
+        missed = sum(1 for p in people if owned[p] and not checked[weeks[-1]][p])
+        rows.append(
+            {
+                "team": names[team_id],
+                "rate": rates[-1],
+                "previous": rates[-2] if len(rates) > 1 else None,
+                "missed": missed,
+            }
+        )
+    return rows
+
+
+def _master_summaries(org, claims) -> dict[int, Mail | None]:
+    cycle = Cycle.objects.for_org(org).filter(state=CycleState.ACTIVE).first()
+    if cycle is None:
+        return {c.pk: None for c in claims}
+    week = claims[0].week
+    rows = team_cadence(org, cycle, [week - timedelta(weeks=1), week])
+    mail = Mail(
+        "checkins/mail/master_summary",
+        {
+            "rows": rows,
+            "cycle": cycle,
+            "action_url": absolute(
+                reverse("cycle_detail", kwargs={"org_slug": org.slug, "cycle_id": cycle.pk})
+            ),
+        },
+    )
+    return {c.pk: mail for c in claims}
+
+
+def _scoring(org, claims, template) -> dict[int, Mail | None]:
+    cycle = Cycle.objects.for_org(org).filter(state=CycleState.SCORING).first()
+    if cycle is None:
+        return {c.pk: None for c in claims}
+    people = {c.membership_id for c in claims}
+    scored = set(
+        KeyResultScore.objects.for_org(org).in_cycle(cycle).values_list("key_result_id", flat=True)
+    )
+    open_krs = defaultdict(list)
+    for kr in (
+        KeyResult.objects.for_org(org)
+        .in_cycle(cycle)
+        .filter(owner_id__in=people)
+        .exclude(objective__status=ObjectiveStatus.ARCHIVED)
+    ):
+        if kr.pk not in scored:
+            open_krs[kr.owner_id].append(kr)
+    url = absolute(reverse("my_scoring", kwargs={"org_slug": org.slug, "cycle_id": cycle.pk}))
+    return {
+        c.pk: Mail(
+            template, {"key_results": open_krs[c.membership_id], "cycle": cycle, "scoring_url": url}
+        )
+        if open_krs[c.membership_id]
+        else None
+        for c in claims
+    }
+
+
+BUILDERS = {
+    NotificationKind.CHECKIN_REMINDER: _checkin_reminders,
+    NotificationKind.MANAGER_DIGEST: _manager_digests,
+    NotificationKind.MASTER_SUMMARY: _master_summaries,
+    NotificationKind.SCORING_REQUEST: lambda org, cl: _scoring(
+        org, cl, "checkins/mail/scoring_request"
+    ),
+    NotificationKind.SCORING_REMINDER: lambda org, cl: _scoring(
+        org, cl, "checkins/mail/scoring_reminder"
+    ),
+}
+
+
+# --- Sending ----------------------------------------------------------------------------------
+
+
+class SendFailed(Exception):
+    """Some mails were refused by the mail server; their claims wait for a retry."""
+
+
+def send_claims(org: Organization, claim_ids: list[int]) -> dict[str, int]:
+    """Send what these claims stand for. Safe to call twice with the same ids."""
+    claims = list(
+        NotificationClaim.objects.for_org(org)
+        .filter(pk__in=claim_ids, status=ClaimStatus.CLAIMED)
+        .select_related("membership__user")
+    )
+    counts = {"sent": 0, "skipped": 0, "failed": 0, "taken": 0}
+    by_kind = defaultdict(list)
+    for c in claims:
+        by_kind[(c.kind, c.week)].append(c)
+    links = _links(org)
+    for (kind, _week), group in by_kind.items():
+        mails = BUILDERS[kind](org, group)
+        for c in group:
+            _send_one(org, c, mails.get(c.pk), links, counts)
+    if counts["failed"]:
+        raise SendFailed(f"{counts['failed']} mail(s) refused; they will be retried")
+    return counts
+
+
+def _send_one(org, claim: NotificationClaim, mail: Mail | None, links, counts) -> None:
+    won = (
+        NotificationClaim.objects.for_org(org)
+        .filter(pk=claim.pk, status=ClaimStatus.CLAIMED)
+        .update(status=ClaimStatus.SENDING, sending_at=timezone.now(), attempts=F("attempts") + 1)
+    )
+    if not won:  # another worker has it
+        counts["taken"] += 1
+        return
+    if mail is None:  # no longer due (checked in, scored, nothing to report)
+        NotificationClaim.objects.for_org(org).filter(pk=claim.pk).update(
+            status=ClaimStatus.SKIPPED
+        )
+        counts["skipped"] += 1
+        return
+    person = claim.membership
+    try:
+        send_templated_mail(
+            to=[person.user.email],
+            template=mail.template,
+            language=person.language,
+            context={"org": org, "person": person, "week": claim.week, **links, **mail.context},
+        )
+    except Exception as exc:  # the server refused: nothing went out, so it can be retried
+        log.warning("notification %s to %s refused: %s", claim.pk, person.user.email, exc)
+        NotificationClaim.objects.for_org(org).filter(pk=claim.pk).update(
+            status=ClaimStatus.CLAIMED, error=str(exc)[:300]
+        )
+        counts["failed"] += 1
+        return
+    NotificationClaim.objects.for_org(org).filter(pk=claim.pk).update(
+        status=ClaimStatus.SENT, sent_at=timezone.now(), error=""
+    )
+    counts["sent"] += 1
+
+
+def request_scores(org: Organization, cycle: Cycle, week) -> list[int]:
+    """Claim one scoring request per owner of the cycle's KRs (pilot teams in pilot mode)."""
+    from checkins.reminders import claim
+
+    ids = scoring_owners(org, cycle, unscored_only=True).values_list("id", flat=True)
+    return claim(org, ids, week, NotificationKind.SCORING_REQUEST)

@@ -1,0 +1,244 @@
+"""Who is due which notification now: found in bulk, claimed exactly once.
+
+The tick (``checkins.tasks.cadence_tick_org``) calls :func:`claim_due` for one
+organisation. Each kind finds its people with a fixed number of queries, filters by each
+person's own clock in Python (cheap, and exact across time zones and DST), then claims
+them with one ``bulk_create(ignore_conflicts=True)`` on the unique (person, week, kind,
+channel) row. Only the rows this call inserted are returned, so two ticks running at once
+split the work instead of doubling it.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from checkins.models import (
+    AwayPeriod,
+    CheckIn,
+    ClaimStatus,
+    NotificationClaim,
+    NotificationKind,
+)
+from checkins.services import current_week
+from cycles.models import Cycle, CycleState, KeyResult, KeyResultScore, ObjectiveStatus
+from okrapp.models import Membership, Organization, TeamMembership
+
+# A claim still "claimed" this long after the tick was never picked up (lost message):
+# the next tick dispatches it again. "sending" this long means a worker died mid-send.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def checkin_moment(org: Organization, week: date, time_zone: str, extra_days: int = 0) -> datetime:
+    """The organisation's check-in weekday and hour in this ISO week, on the person's clock."""
+    day = week + timedelta(days=org.checkin_weekday + extra_days)
+    return datetime.combine(day, time(org.checkin_hour), tzinfo=_zone(time_zone))
+
+
+def _cycle(org: Organization, state: str) -> Cycle | None:
+    return Cycle.objects.for_org(org).filter(state=state).first()
+
+
+def _pilot_filter(org: Organization, cycle: Cycle, people):
+    """In pilot mode, only members of the pilot teams."""
+    if not cycle.is_pilot:
+        return people
+    team_ids = list(cycle.pilot_links.values_list("team_id", flat=True))
+    on_pilot = TeamMembership.objects.for_org(org).filter(
+        team_id__in=team_ids, membership=OuterRef("pk")
+    )
+    return people.filter(Exists(on_pilot))
+
+
+def _away_today(org: Organization, rows: list[tuple[int, str]], now: datetime) -> set[int]:
+    """Members whose own calendar shows them away today."""
+    ids = [pk for pk, _tz in rows]
+    if not ids:
+        return set()
+    utc_day = now.date()
+    periods = (
+        AwayPeriod.objects.for_org(org)
+        .filter(
+            membership_id__in=ids,
+            starts_on__lte=utc_day + timedelta(days=1),
+            ends_on__gte=utc_day - timedelta(days=1),
+        )
+        .values_list("membership_id", "starts_on", "ends_on")
+    )
+    zones = dict(rows)
+    away = set()
+    for pk, starts, ends in periods:
+        today = now.astimezone(_zone(zones[pk])).date()
+        if starts <= today <= ends:
+            away.add(pk)
+    return away
+
+
+def _at_their_moment(org, rows, week, now, extra_days=0) -> list[int]:
+    return [pk for pk, tz in rows if now >= checkin_moment(org, week, tz, extra_days)]
+
+
+def _open_krs(org: Organization, cycle: Cycle, week: date):
+    """KRs of the cycle without a check-in this week."""
+    checked = CheckIn.objects.for_org(org).filter(key_result=OuterRef("pk"), week=week)
+    return (
+        KeyResult.objects.for_org(org)
+        .in_cycle(cycle)
+        .exclude(objective__status=ObjectiveStatus.ARCHIVED)
+        .filter(~Exists(checked))
+    )
+
+
+def due_checkin_reminders(org: Organization, now: datetime) -> list[int]:
+    cycle = _cycle(org, CycleState.ACTIVE)
+    if cycle is None:
+        return []
+    week = current_week(org, now)
+    people = (
+        Membership.objects.for_org(org)
+        .active()
+        .filter(notify_reminders=True, pk__in=_open_krs(org, cycle, week).values("owner_id"))
+    )
+    rows = list(_pilot_filter(org, cycle, people).values_list("id", "time_zone"))
+    away = _away_today(org, rows, now)
+    return [pk for pk in _at_their_moment(org, rows, week, now) if pk not in away]
+
+
+def due_manager_digests(org: Organization, now: datetime) -> list[int]:
+    """Managers of reports who own KRs in the active cycle, once the grace period is over."""
+    cycle = _cycle(org, CycleState.ACTIVE)
+    if cycle is None:
+        return []
+    week = current_week(org, now)
+    owners = KeyResult.objects.for_org(org).in_cycle(cycle).values("owner_id")
+    reports = Membership.objects.for_org(org).active().filter(pk__in=owners)
+    people = (
+        Membership.objects.for_org(org)
+        .active()
+        .filter(notify_digests=True, pk__in=reports.values("manager_id"))
+    )
+    rows = list(people.values_list("id", "time_zone"))
+    return _at_their_moment(org, rows, week, now, extra_days=org.escalation_grace_days)
+
+
+def due_master_summaries(org: Organization, now: datetime) -> list[int]:
+    cycle = _cycle(org, CycleState.ACTIVE)
+    if cycle is None:
+        return []
+    week = current_week(org, now)
+    people = (
+        Membership.objects.for_org(org).active().filter(notify_digests=True, is_okr_master=True)
+    )
+    rows = list(people.values_list("id", "time_zone"))
+    return _at_their_moment(org, rows, week, now, extra_days=org.escalation_grace_days)
+
+
+def scoring_owners(org: Organization, cycle: Cycle, *, unscored_only: bool):
+    krs = (
+        KeyResult.objects.for_org(org)
+        .in_cycle(cycle)
+        .exclude(objective__status=ObjectiveStatus.ARCHIVED)
+    )
+    if unscored_only:
+        scored = KeyResultScore.objects.for_org(org).filter(key_result=OuterRef("pk"))
+        krs = krs.filter(~Exists(scored))
+    people = Membership.objects.for_org(org).active().filter(pk__in=krs.values("owner_id"))
+    return _pilot_filter(org, cycle, people)
+
+
+def due_scoring_reminders(org: Organization, now: datetime) -> list[int]:
+    """Owners with unscored KRs while a cycle is in scoring, weekly at their moment,
+    except in the week their scoring request went out."""
+    cycle = _cycle(org, CycleState.SCORING)
+    if cycle is None:
+        return []
+    week = current_week(org, now)
+    asked = (
+        NotificationClaim.objects.for_org(org)
+        .filter(kind=NotificationKind.SCORING_REQUEST, week=week)
+        .values("membership_id")
+    )
+    people = scoring_owners(org, cycle, unscored_only=True).filter(notify_reminders=True)
+    rows = list(people.exclude(pk__in=asked).values_list("id", "time_zone"))
+    away = _away_today(org, rows, now)
+    return [pk for pk in _at_their_moment(org, rows, week, now) if pk not in away]
+
+
+DUE = {
+    NotificationKind.CHECKIN_REMINDER: due_checkin_reminders,
+    NotificationKind.MANAGER_DIGEST: due_manager_digests,
+    NotificationKind.MASTER_SUMMARY: due_master_summaries,
+    NotificationKind.SCORING_REMINDER: due_scoring_reminders,
+}
+
+
+def claim(
+    org: Organization,
+    membership_ids: Iterable[int],
+    week: date,
+    kind: str,
+    channel: str = "email",
+    now: datetime | None = None,
+) -> list[int]:
+    """Insert claims; return the ids of the rows *this* call created."""
+    ids = list(membership_ids)
+    if not ids:
+        return []
+    batch = uuid.uuid4().hex
+    NotificationClaim.objects.bulk_create(
+        [
+            NotificationClaim(
+                organization=org,
+                membership_id=pk,
+                week=week,
+                kind=kind,
+                channel=channel,
+                batch=batch,
+                claimed_at=now or timezone.now(),
+            )
+            for pk in ids
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    return list(
+        NotificationClaim.objects.for_org(org).filter(batch=batch).values_list("id", flat=True)
+    )
+
+
+def claim_due(org: Organization, now: datetime | None = None) -> list[int]:
+    """Every notification due now in ``org``, claimed; plus lost claims to dispatch again."""
+    now = now or timezone.now()
+    week = current_week(org, now)
+    claimed = []
+    for kind, find in DUE.items():
+        claimed += claim(org, find(org, now), week, kind, now=now)
+    lost = (
+        NotificationClaim.objects.for_org(org)
+        .filter(status=ClaimStatus.CLAIMED, claimed_at__lt=now - STALE_AFTER)
+        .exclude(pk__in=claimed)
+    )
+    return claimed + list(lost.values_list("id", flat=True))
+
+
+def stuck_claims(org: Organization, now: datetime | None = None):
+    """Claims a worker began to send and never finished: the mail may or may not have
+    gone, so they are shown to people rather than sent again."""
+    now = now or timezone.now()
+    return (
+        NotificationClaim.objects.for_org(org)
+        .filter(Q(status=ClaimStatus.SENDING) & Q(sending_at__lt=now - STALE_AFTER))
+        .select_related("membership__user")
+    )

@@ -1,0 +1,331 @@
+"""Dashboards: the company view (the organisation's home page), a team's dashboard with its
+CSV export, and cadence health for OKR Masters and admins.
+
+Every page reads its figures from ``checkins.dashboards`` in a constant number of queries.
+Query parameters that make no sense (an unknown status, a non-numeric id) are dropped with
+a notice on the page; they never fail the request.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.vary import vary_on_headers
+
+from checkins import charts, dashboards, reminders, services
+from checkins.models import week_label
+from cycles.models import Cycle, CycleState
+from cycles.views.common import STATUS_LABELS, get_cycle, load_cycles, review_counts
+from okrapp.models import Membership
+from okrapp.rendering import render_page
+from okrapp.selectors import setup_checklist
+from okrapp.tenancy import role_required
+
+OKR_MASTERS_AND_ADMINS = role_required(Membership.Role.ADMIN, okr_master=True)
+
+
+def _choose_cycle(request, cycles: list[Cycle], *, default: Cycle | None):
+    """The cycle ``?cycle=`` names, else ``default``; a bad value is a notice, not an error."""
+    raw = request.GET.get("cycle", "")
+    if not raw:
+        return default, []
+    if raw.isdigit():
+        for cycle in cycles:
+            if cycle.pk == int(raw):
+                return cycle, []
+    notice = _("There is no such cycle; showing the current one instead.")
+    return default, [notice]
+
+
+def _wants_partial(request) -> bool:
+    # A history restore asks htmx for the whole page again.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+# --- Company view ------------------------------------------------------------------------------
+
+
+def company(request, org_slug):
+    """The organisation's home: mission and vision, then how the company is doing."""
+    org, viewer = request.org, request.membership
+    cycles = load_cycles(org)
+    active = next((c for c in cycles if c.state == CycleState.ACTIVE), None)
+    cycle, notices = _choose_cycle(request, cycles, default=active)
+    teams = dashboards.load_teams(org)
+    week = services.current_week(org)
+    view = dashboards.company_view(org, viewer, cycle, teams, week)
+    member_count = Membership.objects.for_org(org).active().count()
+    charted = [bar for bar in view.team_bars if bar.objectives]
+    bar_chart = None
+    if charted:
+        bar_chart = charts.bar_chart(
+            bars=[
+                {
+                    "label": bar.team.name,
+                    "value": bar.progress,
+                    "tone": bar.status.value if bar.status else "none",
+                    "url": reverse(
+                        "team_dashboard", kwargs={"org_slug": org.slug, "team_slug": bar.team.slug}
+                    )
+                    + (f"?cycle={cycle.pk}" if cycle and cycle is not active else ""),
+                    "note": STATUS_LABELS[bar.status] if bar.status else "",
+                }
+                for bar in charted
+            ],
+            expected=view.expected,
+            title=_("Progress of each team's objectives"),
+        )
+    context = {
+        "cycles": cycles,
+        "cycle": cycle,
+        "active": active,
+        "view": view,
+        "bar_chart": bar_chart,
+        "charted": charted,
+        "uncharted": len(view.team_bars) - len(charted),
+        "teams": teams,
+        "member_count": member_count,
+        "notices": notices,
+        "setup": setup_checklist(org, team_count=len(teams), member_count=member_count)
+        if viewer.is_admin
+        else None,
+        "week_label": week_label(week),
+        "change_label": week_label(view.change_week) if view.change_week else "",
+        "change_before_label": week_label(view.change_week - timedelta(weeks=1))
+        if view.change_week
+        else "",
+    }
+    return render_page(request, "checkins/company.html", context)
+
+
+# --- Team dashboard -----------------------------------------------------------------------------
+
+
+def _team_board(request, team_slug: str):
+    org, viewer = request.org, request.membership
+    teams = dashboards.load_teams(org)
+    team = next((t for t in teams if t.slug == team_slug), None)
+    if team is None:
+        raise Http404("No such team.")
+    node = dashboards.find_node(dashboards.team_forest(teams), team.pk)
+    node = node or dashboards.TeamNode(team, 0)  # a loop in the tree (refused by services)
+    cycles = load_cycles(org)
+    cycle, notices = _choose_cycle(request, cycles, default=cycles[0] if cycles else None)
+    board = dashboards.team_dashboard(org, viewer, node, cycle)
+    board.ancestors = dashboards.ancestors_of(teams, team)
+    filters = dashboards.parse_filters(request.GET, board)
+    filters.notices[:0] = notices
+    rows = dashboards.apply_filters(board, filters)
+    return cycles, board, filters, rows
+
+
+def _query(cycle: Cycle | None, filters: dashboards.Filters, default_cycle, **overrides) -> str:
+    params = {}
+    if cycle is not None and cycle != default_cycle:
+        params["cycle"] = str(cycle.pk)
+    params.update(filters.params(**overrides))
+    return f"?{urlencode(params)}" if params else ""
+
+
+# The same address answers with the page or (for htmx) the table: a browser going back must
+# not be served the cached table alone.
+@vary_on_headers("HX-Request")
+def team_dashboard(request, org_slug, team_slug):
+    """Everyone on the team and its sub-teams x their key results, with filters and sorting
+    in the query string (the filtered table is a partial for htmx)."""
+    cycles, board, filters, rows = _team_board(request, team_slug)
+    org = request.org
+    default_cycle = cycles[0] if cycles else None
+    base = reverse("team_dashboard", kwargs={"org_slug": org.slug, "team_slug": board.team.slug})
+    csv_url = reverse(
+        "team_dashboard_csv", kwargs={"org_slug": org.slug, "team_slug": board.team.slug}
+    )
+    here = base + _query(board.cycle, filters, default_cycle)
+    sort_links = {
+        key: base + _query(board.cycle, filters, default_cycle, sort=key)
+        for key in dashboards.SORTS
+    }
+    objective_charts = {}
+    if board.cycle is not None:
+        for group in board.groups:
+            for figures in group.objectives:
+                if figures.readable and figures.history:
+                    objective_charts[figures.objective.pk] = charts.pace_chart(
+                        points=figures.history,
+                        forecast=figures.forecast,
+                        start=board.cycle.start_date,
+                        end=board.cycle.end_date,
+                        today=board.today,
+                        title=figures.objective.title,
+                    ) | {"id": f"pace-{figures.objective.pk}"}
+    for group in board.groups:
+        for figures in group.objectives:
+            figures.chart = objective_charts.get(figures.objective.pk)
+    partial_messages = []
+    if _wants_partial(request):
+        # The table says what just happened (e.g. "Acknowledged.") where the eye is.
+        partial_messages = list(messages.get_messages(request))
+    context = {
+        "cycles": cycles,
+        "cycle": board.cycle,
+        "board": board,
+        "team": board.team,
+        "filters": filters,
+        "rows": rows,
+        "here": here,
+        "base": base,
+        "csv_url": csv_url + _query(board.cycle, filters, default_cycle),
+        "clear_url": base + _query(board.cycle, dashboards.Filters(), default_cycle),
+        "sort_links": sort_links,
+        "sorts": dashboards.SORTS,
+        "statuses": [(s.value, STATUS_LABELS[s]) for s in STATUS_LABELS],
+        "partial_messages": partial_messages,
+        "show_all_teams": len(board.groups) > 1,
+        "ancestors": board.ancestors,
+    }
+    name = "checkins/dashboard.html"
+    if _wants_partial(request):
+        name += "#dashboard-table"
+    return render(request, name, context)
+
+
+CSV_COLUMNS = (
+    ("team", gettext_lazy("Team")),
+    ("person", gettext_lazy("Person")),
+    ("objective", gettext_lazy("Objective")),
+    ("key_result", gettext_lazy("Key result")),
+    ("progress", gettext_lazy("Progress %")),
+    ("raw_progress", gettext_lazy("Raw progress %")),
+    ("expected", gettext_lazy("Expected by now %")),
+    ("status", gettext_lazy("Status")),
+    ("confidence", gettext_lazy("Confidence")),
+    ("confidence_change", gettext_lazy("Confidence change")),
+    ("last_checkin", gettext_lazy("Last check-in")),
+    ("weeks_missed", gettext_lazy("Weeks missed")),
+    ("need_help", gettext_lazy("Needs help")),
+    ("unacknowledged", gettext_lazy("Unacknowledged check-ins")),
+)
+
+
+def _cell(value) -> str:
+    """A spreadsheet cell that cannot start a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{(value * 100).quantize(Decimal('0.1'))}"
+
+
+def csv_rows(rows: list[dashboards.KeyResultRow]) -> list[list[str]]:
+    """The dashboard's rows as spreadsheet lines; blanked rows keep only team and person."""
+    lines = []
+    for row in rows:
+        line = {"team": row.group.team.name, "person": row.person.display_name}
+        if row.kr is not None and not row.readable:
+            line["objective"] = _("Private objective")
+            line["key_result"] = _("Private key result")
+        elif row.kr is not None:
+            line |= {
+                "objective": row.kr.objective.title,
+                "key_result": row.kr.title,
+                "progress": _pct(row.capped),
+                "raw_progress": _pct(row.progress),
+                "expected": _pct(row.expected),
+                "status": row.status_label,
+                "confidence": row.confidence,
+                "confidence_change": row.confidence_change,
+                "last_checkin": row.last_checkin.week_label if row.last_checkin else "",
+                "weeks_missed": row.weeks_missed,
+                "need_help": _("yes") if row.need_help else _("no"),
+                "unacknowledged": row.unacknowledged,
+            }
+        lines.append([_cell(line.get(key)) for key, _label in CSV_COLUMNS])
+    return lines
+
+
+def team_dashboard_csv(request, org_slug, team_slug):
+    """The dashboard as it is filtered and sorted, as CSV."""
+    _cycles, board, _filters, rows = _team_board(request, team_slug)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = board.cycle.name if board.cycle else date.today().isoformat()
+    filename = f"{slugify(board.team.slug)}-{slugify(stamp) or 'cycle'}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # spreadsheet programs read UTF-8 by this mark
+    writer = csv.writer(response)
+    writer.writerow([str(label) for _key, label in CSV_COLUMNS])
+    writer.writerows(csv_rows(rows))
+    return response
+
+
+# --- Cadence health ------------------------------------------------------------------------------
+
+
+@OKR_MASTERS_AND_ADMINS
+def cadence_current(request, org_slug):
+    """Cadence health of the current cycle (active, else planning, …)."""
+    cycles = load_cycles(request.org)
+    if not cycles:
+        messages.info(request, _("There is no cycle yet, so there is no cadence to look at."))
+        return redirect("cycle_list", org_slug=request.org.slug)
+    return redirect("cadence_health", org_slug=request.org.slug, cycle_id=cycles[0].pk)
+
+
+@OKR_MASTERS_AND_ADMINS
+def cadence_health(request, org_slug, cycle_id):
+    org, viewer = request.org, request.membership
+    cycle = get_cycle(request, cycle_id)
+    teams = dashboards.load_teams(org)
+    health = dashboards.cadence_health(org, cycle, teams)
+    rows = [*health.teams]
+    if health.everyone:
+        rows.append(health.everyone)
+    heat_map = None
+    current_index = next(
+        (i for i, week in enumerate(health.weeks) if week == health.this_week), None
+    )
+    if rows:
+        heat_map = charts.heat_map(
+            rows=[
+                {
+                    "label": row.name,
+                    "depth": row.depth,
+                    "values": [w.value for w in row.weeks],
+                    "future": [w.future for w in row.weeks],
+                    "current_index": current_index,
+                }
+                for row in rows
+            ],
+            columns=[week_label(w) for w in health.weeks],
+            title=_("Check-in rate per team and week of %(cycle)s") % {"cycle": cycle.name},
+        )
+    context = {
+        "cycle": cycle,
+        "cycles": load_cycles(org),
+        "health": health,
+        "rows": rows,
+        "heat_map": heat_map,
+        "review_counts": review_counts(org, cycle),
+        "stuck": list(reminders.stuck_claims(org)) if viewer.is_admin else None,
+    }
+    return render_page(request, "checkins/cadence_health.html", context)

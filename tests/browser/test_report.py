@@ -1,0 +1,135 @@
+"""Journey: an admin moves the cycle to scoring, the owner self-scores with a reflection, the
+admin closes scoring, watches the report get built, and downloads its PDF and CSV."""
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal as D
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from checkins.models import Report, ReportStatus
+from cycles import services
+from cycles.models import Level
+from tests.checkins.report_org import poppler
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _log_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/acme/$"))
+
+
+def _log_out(page: Page) -> None:
+    page.get_by_role("button", name="Log out").click()
+
+
+@pytest.fixture
+def ending_quarter(acme, alice, carol):
+    today = date.today()
+    cycle = services.cycle_create(
+        org=acme,
+        by=alice,
+        name="Ending quarter",
+        start_date=today - timedelta(days=85),
+        end_date=today + timedelta(days=3),
+    )
+    for state in ("planning", "active"):
+        cycle = services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    objective = services.objective_create(
+        org=acme,
+        by=carol,
+        cycle=cycle,
+        title="Ship the gripper",
+        level=Level.INDIVIDUAL,
+        owner=carol,
+        type="committed",
+    )
+    kr = services.key_result_create(
+        org=acme,
+        by=carol,
+        objective=objective,
+        owner=carol,
+        title="Sign 10 pilot workshops",
+        start_value=D(0),
+        target_value=D(10),
+        current_value=D(6),
+    )
+    return cycle, kr
+
+
+def test_close_scoring_watch_the_report_and_download_it(
+    live_server, page: Page, acme, alice, bob, carol, engineering, ending_quarter, tmp_path
+):
+    cycle, kr = ending_quarter
+    base = live_server.url
+    cycle_url = f"{base}/acme/cycles/{cycle.pk}/"
+
+    # The admin starts scoring.
+    _log_in(page, base, alice.email)
+    page.goto(cycle_url)
+    page.get_by_role("link", name="Start scoring").click()
+    page.get_by_role("button", name="Start scoring").click()
+    expect(page.get_by_text("Ending quarter is now scoring.")).to_be_visible()
+    # No report yet: the cycle page's report card says so (loaded by htmx).
+    expect(page.get_by_text("No report yet")).to_be_visible()
+    _log_out(page)
+
+    # The owner self-scores with a reflection.
+    _log_in(page, base, carol.email)
+    page.goto(f"{base}/acme/cycles/{cycle.pk}/scoring/")
+    row = page.locator(f"#kr-{kr.pk}")
+    row.get_by_label("Your score").fill("0.5")
+    row.get_by_label("What worked").fill("Demo days brought the first five.")
+    row.get_by_label("What to change next time").fill("Book the workshops before the quarter.")
+    row.get_by_label("Main reason").select_option("too_ambitious")
+    row.get_by_role("button", name=re.compile("^Save")).click()
+    expect(page.get_by_text("All scored. Thank you!")).to_be_visible()
+    _log_out(page)
+
+    # The admin closes scoring: the report is requested and built.
+    _log_in(page, base, alice.email)
+    page.goto(cycle_url)
+    page.get_by_role("link", name="Close cycle").click()
+    page.get_by_role("button", name="Close cycle").click()
+    expect(page.get_by_text("Ending quarter is now closed.")).to_be_visible()
+    card = page.locator("section[aria-labelledby=report-title]")
+    expect(card.get_by_text("Ready")).to_be_visible()  # the status partial, swapped in
+    card.get_by_role("link", name="Open the report").click()
+
+    expect(page.get_by_role("heading", name="Ending quarter: quarter report")).to_be_visible()
+    status = page.locator("#report-status")
+    expect(status.get_by_text("Ready")).to_be_visible()
+    expect(status).not_to_have_attribute("hx-trigger", re.compile("every"))
+    expect(page.get_by_role("heading", name="Reflections by reason")).to_be_visible()
+    expect(page.get_by_text("Book the workshops before the quarter.")).to_be_visible()
+    expect(page.get_by_role("img", name="Score distribution of Ending quarter")).to_be_visible()
+    report = Report.objects.for_org(acme).get(cycle=cycle)
+    assert (report.status, report.generated_by) == (ReportStatus.READY, alice)
+
+    # Downloads.
+    with page.expect_download() as pdf_download:
+        status.get_by_role("link", name="Download PDF").click()
+    pdf_path = tmp_path / pdf_download.value.suggested_filename
+    pdf_download.value.save_as(pdf_path)
+    assert pdf_path.name == "acme-ending-quarter-report.pdf"
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    text = poppler("pdftotext", str(pdf_path), "-")
+    if text is not None:  # poppler-utils installed
+        assert "Acme Robotics" in text
+        assert "0.5" in text
+        assert "Sign 10 pilot workshops" in text
+
+    with page.expect_download() as csv_download:
+        status.get_by_role("link", name="Download CSV").click()
+    csv_path = tmp_path / csv_download.value.suggested_filename
+    csv_download.value.save_as(csv_path)
+    assert csv_path.name == "acme-ending-quarter-report.csv"
+    lines = csv_path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("Team,Owner,Objective,Type,Key result")
+    assert "Sign 10 pilot workshops,0.6,0.5,yellow,Target too ambitious,no" in lines[1]

@@ -1,0 +1,162 @@
+"""Journey: a staff member checks in on three key results (one needs help) and sees the
+burn-ups move; their manager acknowledges with a reply, gives kudos and opens the next 1:1,
+whose agenda puts the need-help check-in first; the staff member sees the reply and kudos."""
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal as D
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from checkins.models import Acknowledgement, Kudos, Meeting
+from cycles import services as okr
+from cycles.models import Level
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _log_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/acme/$"))
+
+
+def _log_out(page: Page) -> None:
+    page.get_by_role("button", name="Log out").click()
+
+
+@pytest.fixture
+def carols_key_results(acme, alice, carol):
+    """An active cycle around today (the suite runs on the real clock), and three KRs."""
+    today = date.today()
+    cycle = okr.cycle_create(
+        org=acme,
+        by=alice,
+        name="This quarter",
+        start_date=today - timedelta(days=30),
+        end_date=today + timedelta(days=60),
+    )
+    for state in ("planning", "active"):
+        cycle = okr.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    objective = okr.objective_create(
+        org=acme,
+        by=carol,
+        cycle=cycle,
+        level=Level.INDIVIDUAL,
+        owner=carol,
+        title="Make calibration self-explanatory",
+    )
+    return [
+        okr.key_result_create(
+            org=acme,
+            by=carol,
+            objective=objective,
+            owner=carol,
+            title=title,
+            start_value=D(start),
+            target_value=D(target),
+            direction="decrease" if target < start else "increase",
+        )
+        for title, start, target in (
+            ("Cut help requests from 30 to 10", 30, 10),
+            ("Raise first-try success from 50 to 90", 50, 90),
+            ("Publish 12 calibration guides", 0, 12),
+        )
+    ]
+
+
+def test_check_in_acknowledge_give_kudos_and_prepare_the_one_on_one(
+    live_server, page: Page, acme, alice, bob, carol, carols_key_results
+):
+    base = live_server.url
+    help_kr, success_kr, guides_kr = carols_key_results
+
+    # The staff member checks in on all three key results from My week.
+    _log_in(page, base, carol.email)
+    page.get_by_role("link", name="My week").click()
+    expect(page.get_by_text("3 key results")).to_be_visible()
+    expect(page.locator("circle.burnup-point")).to_have_count(0)
+
+    for kr, value, confidence, note, need_help in (
+        (help_kr, "24", "7", "FAQ page is live.", False),
+        (success_kr, "55", "4", "Blocked: the test rig is broken.", True),
+        (guides_kr, "3", "8", "Three guides published.", False),
+    ):
+        card = page.locator(f"#kr-{kr.pk}")
+        card.locator(f"input[name=kr{kr.pk}-value]").fill(value)
+        card.locator(f"input[name=kr{kr.pk}-confidence]").fill(confidence)
+        card.locator(f"textarea[name=kr{kr.pk}-note]").fill(note)
+        if need_help:
+            card.get_by_label("I need help").check()
+        card.get_by_role("button", name="Save").click()
+        # The card is swapped in place: checked in, with a point on its burn-up.
+        expect(card.get_by_text("Checked in")).to_be_visible()
+        expect(card.locator("circle.burnup-point")).to_have_count(1)
+    expect(page.locator("circle.burnup-point")).to_have_count(3)
+    page.reload()
+    expect(page.get_by_text("Done for this week.")).to_be_visible()
+    _log_out(page)
+
+    # The manager acknowledges: the need-help check-in comes first.
+    _log_in(page, base, bob.email)
+    page.get_by_role("link", name="To acknowledge").click()
+    rows = page.locator("li.ack-item")
+    expect(rows).to_have_count(3)
+    first = rows.first
+    expect(first).to_contain_text(success_kr.title)
+    expect(first).to_contain_text("needs help")
+    first.get_by_label("Reply to Carol Tsai (optional)").fill("Let's fix the rig together.")
+    first.get_by_role("button", name="Acknowledge").click()
+    expect(first.get_by_text("Acknowledged.")).to_be_visible()
+    expect(page.get_by_text("“Let's fix the rig together.”")).to_be_visible()
+
+    # ... gives kudos for the published guides ...
+    page.get_by_role("link", name="Kudos").click()
+    page.get_by_label("To").select_option(label="Carol Tsai")
+    page.get_by_label("What are you recognising?").fill("Three guides in one week!")
+    page.get_by_label("For the key result").select_option(
+        label=f"{guides_kr.title} (Make calibration self-explanatory)"
+    )
+    page.get_by_role("button", name="Send kudos").click()
+    expect(page.get_by_text("Kudos sent to Carol Tsai.")).to_be_visible()
+
+    # ... and opens the next 1:1, whose agenda lists the need-help check-in first.
+    page.get_by_role("link", name="1:1s").click()
+    page.get_by_role("link", name=re.compile("Carol Tsai")).click()
+    expect(page.get_by_role("heading", name="1:1 with Carol Tsai")).to_be_visible()
+    page.get_by_role("button", name="New meeting").click()
+    expect(page.get_by_text(re.compile("Meeting on .* added"))).to_be_visible()
+    agenda = page.locator("article.meeting .agenda-list > li")
+    expect(agenda).to_have_count(3)
+    expect(agenda.first).to_contain_text(success_kr.title)
+    expect(agenda.first).to_contain_text("needs help")
+    page.get_by_role("textbox", name="Action").fill("Order a spare rig")
+    page.get_by_role("button", name="Add action").click()
+    expect(page.get_by_label("Order a spare rig")).not_to_be_checked()
+    page.get_by_label("Order a spare rig").check()
+    expect(page.locator("li.action-item.is-done")).to_have_count(1)
+    _log_out(page)
+
+    # The staff member sees the reply on My week and the kudos in the feed.
+    _log_in(page, base, carol.email)
+    page.get_by_role("link", name="My week").click()
+    reply = page.locator(f"#kr-{success_kr.pk} .kr-card-ack")
+    expect(reply).to_contain_text("Seen by Bob Lin")
+    expect(reply).to_contain_text("“Let's fix the rig together.”")
+    page.get_by_role("link", name="Kudos").click()
+    expect(page.get_by_text("Three guides in one week!")).to_be_visible()
+    expect(page.get_by_role("link", name=guides_kr.title)).to_be_visible()
+
+    ack = Acknowledgement.objects.for_org(acme).get()
+    assert (ack.by, ack.checkin.key_result, ack.reply) == (
+        bob,
+        success_kr,
+        "Let's fix the rig together.",
+    )
+    assert Kudos.objects.for_org(acme).get().key_result == guides_kr
+    meeting = Meeting.objects.for_org(acme).get()
+    assert meeting.action_items.get().done
