@@ -16,13 +16,14 @@ VAR_DIR  := $(or $(OKRAPP_VAR_DIR),var)
 PYTEST_ARGS ?=
 SEED_ARGS   ?=
 
-.PHONY: help venv run test test-deps lint fmt clean
+.PHONY: help venv run test test-deps lint fmt clean messages
 
 help:
 	@echo "make run    create .venv, migrate, seed demo data, serve http://$(HOST):$(PORT) with a Celery worker + beat"
 	@echo "make test   create .venv, install Chromium/CJK fonts when missing, run pytest (PYTEST_ARGS=...)"
 	@echo "make lint   ruff check + ruff format --check"
 	@echo "make fmt    ruff format + ruff check --fix"
+	@echo "make messages  extract strings into the zh-Hant catalogue and compile it"
 	@echo "make clean  remove var/, staticfiles/ and .venv/"
 
 # --- virtualenv: created when missing, reinstalled only when pyproject.toml changes -------------
@@ -141,6 +142,11 @@ test-deps:
 
 test: venv test-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# --- translations: extract new strings, rebuild the compiled catalogue (committed) ----------
+messages: venv
+	$(MANAGE) makemessages -l zh_Hant --ignore=.venv --ignore=staticfiles --ignore=var --ignore=tests --ignore=bench --no-obsolete
+	$(MANAGE) compilemessages -l zh_Hant --ignore=.venv
 
 # --- lint / format ----------------------------------------------------------------------------
 lint: venv

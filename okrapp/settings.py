@@ -210,7 +210,7 @@ else:
 # Internationalisation: every string is translatable; the language follows the membership.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hant", _("Traditional Chinese"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "okrapp" / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
