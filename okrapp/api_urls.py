@@ -10,6 +10,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     # Apps' routers, named by string so that the core imports no app.
     path("v1/<slug:org_slug>/", include("cycles.api")),
+    path("v1/<slug:org_slug>/", include("checkins.api")),
     # Anything else under /api/ (a misspelt path, a non-numeric id): JSON, not the HTML 404.
     re_path(r"^", api_not_found),
 ]

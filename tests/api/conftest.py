@@ -175,3 +175,43 @@ def initiative(acme, bob, key_result):
     return cycle_services.initiative_save(
         org=acme, by=bob, key_result=key_result, title="Stronger motor", status="in_progress"
     )
+
+
+# --- The weekly cadence (checkins.api) ----------------------------------------------------------
+
+
+@pytest.fixture
+def carol_kr(acme, carol, carol_objective):
+    """A key result of carol's public individual objective (bob, her manager, may check in)."""
+    return cycle_services.key_result_create(
+        org=acme,
+        by=carol,
+        objective=carol_objective,
+        title="Cut help requests from 30 to 10",
+        owner=carol,
+        start_value=Decimal(30),
+        target_value=Decimal(10),
+        direction="decrease",
+    )
+
+
+@pytest.fixture
+def planned_kr(acme, carol, next_cycle):
+    """A key result of carol in next quarter's (draft) cycle: no check-ins yet."""
+    objective = cycle_services.objective_create(
+        org=acme,
+        by=carol,
+        cycle=next_cycle,
+        title="Next quarter's plan",
+        level=Level.INDIVIDUAL,
+        owner=carol,
+    )
+    return cycle_services.key_result_create(
+        org=acme,
+        by=carol,
+        objective=objective,
+        title="Plan the next thing",
+        owner=carol,
+        start_value=Decimal(0),
+        target_value=Decimal(10),
+    )

@@ -8,6 +8,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from checkins import services as checkin_services
+from checkins.models import CheckIn, Comment, Kudos
 from cycles.models import Cycle, KeyResultScore
 from okrapp.api import TenantViewSet
 from tests.api.conftest import url
@@ -28,7 +30,7 @@ def _api_routes(resolver=None, prefix=""):
 
 
 @pytest.fixture
-def acme_rows(acme, bob, cycle, team_objective, key_result, initiative):
+def acme_rows(acme, bob, carol, cycle, team_objective, key_result, initiative):
     score = KeyResultScore.objects.create(
         organization=acme,
         key_result=key_result,
@@ -42,6 +44,10 @@ def acme_rows(acme, bob, cycle, team_objective, key_result, initiative):
         "objectives": team_objective.pk,
         "key-results": key_result.pk,
         "initiatives": initiative.pk,
+        "comments": checkin_services.comment_create(
+            org=acme, by=bob, body="Nice", key_result=key_result
+        ).pk,
+        "kudos": checkin_services.kudos_give(org=acme, by=bob, receiver=carol, message="Thanks").pk,
     }
 
 
@@ -49,7 +55,11 @@ def _urls(slug, rows):
     urls = []
     for route, _ in _api_routes():
         collection = route.split("/")[3]
-        filled = route.replace("<slug:org_slug>", slug).replace("<int:pk>", str(rows[collection]))
+        filled = (
+            route.replace("<slug:org_slug>", slug)
+            .replace("<int:pk>", str(rows[collection]))
+            .replace("<int:kr_id>", str(rows["key-results"]))
+        )
         assert "<" not in filled, filled
         urls.append("/" + filled)
     return urls
@@ -70,6 +80,10 @@ def test_the_routes_are_the_documented_ones():
         "api/v1/<slug:org_slug>/initiatives/<int:pk>/",
         "api/v1/<slug:org_slug>/scores/",
         "api/v1/<slug:org_slug>/scores/<int:pk>/",
+        "api/v1/<slug:org_slug>/key-results/<int:kr_id>/check-ins/",
+        "api/v1/<slug:org_slug>/comments/",
+        "api/v1/<slug:org_slug>/comments/<int:pk>/",
+        "api/v1/<slug:org_slug>/kudos/",
     }
 
 
@@ -85,15 +99,17 @@ def test_every_route_and_method_is_404_for_another_organisations_member(
 ):
     client = as_token(mallory) if credentials == "token" else as_session(mallory)
     before = Cycle.objects.for_org(acme).count()
+    cadence = [m.objects.for_org(acme).count() for m in (CheckIn, Comment, Kudos)]
     answers = {}
     for target in _urls(acme.slug, acme_rows):
         for method in METHODS:
             response = getattr(client, method)(target, {"name": "x"}, format="json")
             answers[(method, target)] = (response.status_code, response.json())
     wrong = {k: v for k, v in answers.items() if v != (404, {"detail": "Not found."})}
-    assert len(answers) == 60
+    assert len(answers) == 80
     assert wrong == {}
     assert Cycle.objects.for_org(acme).count() == before
+    assert [m.objects.for_org(acme).count() for m in (CheckIn, Comment, Kudos)] == cadence
 
 
 def test_an_unknown_organisation_answers_exactly_like_a_foreign_one(

@@ -30,6 +30,10 @@ def test_the_schema_is_valid_openapi_3_and_public(api):
         "/api/v1/{org_slug}/initiatives/{id}/",
         "/api/v1/{org_slug}/scores/",
         "/api/v1/{org_slug}/scores/{id}/",
+        "/api/v1/{org_slug}/key-results/{kr_id}/check-ins/",
+        "/api/v1/{org_slug}/comments/",
+        "/api/v1/{org_slug}/comments/{id}/",
+        "/api/v1/{org_slug}/kudos/",
     }
     assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
 
@@ -45,6 +49,8 @@ def test_the_schema_documents_the_error_responses(api):
     objective = schema["paths"]["/api/v1/{org_slug}/objectives/{id}/"]
     assert "409" in objective["patch"]["responses"]
     assert "409" in objective["put"]["responses"]
+    check_ins = schema["paths"]["/api/v1/{org_slug}/key-results/{kr_id}/check-ins/"]
+    assert "409" in check_ins["post"]["responses"]
     list_items = schema["components"]["schemas"]["ObjectiveListItem"]["oneOf"]
     assert {item["$ref"].rsplit("/", 1)[1] for item in list_items} == {
         "Objective",
