@@ -87,7 +87,8 @@ def main():
     settings.DEBUG = False
     settings.WHITENOISE_AUTOREFRESH = True
     settings.STORAGES["staticfiles"] = {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+    }
     call_command("migrate", verbosity=0)
     org = Organization.objects.filter(slug="bench-pages").first()
     if org is None:
@@ -105,13 +106,15 @@ def main():
 
     def rolled(team_id):
         if team_id not in size:
-            size[team_id] = direct.get(team_id, 0) + sum(rolled(c) for c in children.get(
-                team_id, []))
+            size[team_id] = direct.get(team_id, 0) + sum(
+                rolled(c) for c in children.get(team_id, [])
+            )
         return size[team_id]
 
     team = min(Team.objects.for_org(org), key=lambda t: abs(rolled(t.pk) - 50))
-    lead = Membership.objects.for_org(org).get(team_memberships__team=team,
-                                               team_memberships__is_lead=True)
+    lead = Membership.objects.for_org(org).get(
+        team_memberships__team=team, team_memberships__is_lead=True
+    )
     cycle = Cycle.objects.for_org(org).get()
     client = Client()
     client.force_login(lead.user, backend="django.contrib.auth.backends.ModelBackend")
@@ -128,8 +131,10 @@ def main():
     for name, url in pages:
         p50, p95, queries = measure(client, url, args.requests)
         base = base or p50
-        print(f"{name:32} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  "
-              f"{queries:3d} queries  ratio {p50 / base:5.1f}x")
+        print(
+            f"{name:32} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  "
+            f"{queries:3d} queries  ratio {p50 / base:5.1f}x"
+        )
 
 
 if __name__ == "__main__":
