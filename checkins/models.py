@@ -468,3 +468,157 @@ class Report(TenantModel):
     @property
     def in_progress(self) -> bool:
         return self.status in (ReportStatus.QUEUED, ReportStatus.BUILDING)
+
+
+# --- Calendar feed ------------------------------------------------------------------------------
+
+
+class CalendarFeedQuerySet(TenantQuerySet):
+    def live(self):
+        """Not revoked, and its person still has access."""
+        return self.filter(
+            revoked_at__isnull=True, membership__active=True, membership__user__is_active=True
+        )
+
+
+class CalendarFeed(TenantModel):
+    """A person's secret ICS address (``/calendar/<token>.ics``): check-in slot, 1:1s, milestones.
+
+    A calendar app has no session, so the address itself is the credential. It reads
+    ``<organisation id>_<random>`` so the feed is found inside its organisation (``for_org``);
+    only the SHA-256 of the token is stored, and the token is shown once, when it is made.
+    One live feed per person: making a new one revokes the old.
+    """
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    token_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CalendarFeedQuerySet.as_manager()
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("calendar feed")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "token_hash"], name="calendarfeed_org_token_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "membership"],
+                condition=Q(revoked_at__isnull=True),
+                name="calendarfeed_one_live_per_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.membership_id}"
+
+
+# --- Slack and Microsoft Teams ------------------------------------------------------------------
+
+
+class Channel(models.TextChoices):
+    """Where a notification goes (``NotificationClaim.channel``)."""
+
+    EMAIL = "email", _("Email")
+    SLACK = "slack", _("Slack")
+    TEAMS = "teams", _("Microsoft Teams")
+
+
+class Integration(TenantModel):
+    """An organisation's Slack workspace and/or Teams incoming webhook, set by an admin.
+
+    The bot token, signing secret and webhook URL are credentials: pages show only their
+    last characters (:func:`checkins.integrations.masked`), never the whole value.
+    """
+
+    slack_team_id = models.CharField(_("Slack workspace id"), max_length=32, blank=True)
+    slack_bot_token = models.CharField(_("Slack bot token"), max_length=255, blank=True)
+    slack_signing_secret = models.CharField(_("Slack signing secret"), max_length=255, blank=True)
+    teams_webhook_url = models.URLField(_("Teams incoming webhook"), max_length=1000, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("integration")
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="integration_one_per_org"),
+        ]
+        indexes = [models.Index(fields=["slack_team_id"])]
+
+    def __str__(self) -> str:
+        return f"Integrations of {self.organization_id}"
+
+    @property
+    def has_slack(self) -> bool:
+        return bool(self.slack_team_id and self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def has_teams(self) -> bool:
+        return bool(self.teams_webhook_url)
+
+
+class ChannelPreference(TenantModel):
+    """Where one person wants reminders and digests, and who they are in Slack.
+
+    No row means the defaults: mail only. ``Membership.notify_reminders`` and
+    ``notify_digests`` still decide whether the person gets them at all.
+    """
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    slack_user_id = models.CharField(_("Slack user id"), max_length=32, blank=True)
+    reminders_email = models.BooleanField(_("reminders by mail"), default=True)
+    reminders_slack = models.BooleanField(_("reminders in Slack"), default=False)
+    reminders_teams = models.BooleanField(_("reminders in Teams"), default=False)
+    digests_email = models.BooleanField(_("digests by mail"), default=True)
+    digests_slack = models.BooleanField(_("digests in Slack"), default=False)
+    digests_teams = models.BooleanField(_("digests in Teams"), default=False)
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("channel preference")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "membership"], name="channelpreference_one_per_person"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "slack_user_id"])]
+
+    def __str__(self) -> str:
+        return f"Channels of {self.membership_id}"
+
+
+# --- Organisation export ------------------------------------------------------------------------
+
+
+def export_file_path(export: OrgExport, filename: str) -> str:
+    return f"exports/{export.organization_id}/{filename}"
+
+
+class OrgExport(TenantModel):
+    """A JSON archive of the whole organisation, built by a Celery task (checkins.portability)."""
+
+    requested_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ReportStatus.choices, default=ReportStatus.QUEUED
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(upload_to=export_file_path, max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        verbose_name = _("organisation export")
+        ordering = ["-requested_at", "-id"]
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (ReportStatus.QUEUED, ReportStatus.BUILDING)
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ReportStatus.READY

@@ -18,7 +18,14 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from checkins.models import CheckIn, ClaimStatus, NotificationClaim, NotificationKind
+from checkins import integrations
+from checkins.models import (
+    Channel,
+    CheckIn,
+    ClaimStatus,
+    NotificationClaim,
+    NotificationKind,
+)
 from checkins.reminders import _open_krs, scoring_owners
 from cycles.models import Cycle, CycleState, KeyResult, KeyResultScore, ObjectiveStatus
 from okrapp.mail import send_templated_mail
@@ -257,13 +264,23 @@ def _send_one(org, claim: NotificationClaim, mail: Mail | None, links, counts) -
         return
     person = claim.membership
     try:
-        send_templated_mail(
-            to=[person.user.email],
-            template=mail.template,
-            language=person.language,
-            context={"org": org, "person": person, "week": claim.week, **links, **mail.context},
+        if claim.channel == Channel.EMAIL:
+            send_templated_mail(
+                to=[person.user.email],
+                template=mail.template,
+                language=person.language,
+                context={"org": org, "person": person, "week": claim.week, **links, **mail.context},
+            )
+        else:
+            integrations.deliver(org, claim, mail, links)
+    except integrations.ChatUndeliverable as exc:  # retrying cannot help
+        log.warning("notification %s to %s not deliverable: %s", claim.pk, person.pk, exc)
+        NotificationClaim.objects.for_org(org).filter(pk=claim.pk).update(
+            status=ClaimStatus.SKIPPED, error=str(exc)[:300]
         )
-    except Exception as exc:  # the server refused: nothing went out, so it can be retried
+        counts["skipped"] += 1
+        return
+    except Exception as exc:  # refused or timed out: nothing went out, so it can be retried
         log.warning("notification %s to %s refused: %s", claim.pk, person.user.email, exc)
         NotificationClaim.objects.for_org(org).filter(pk=claim.pk).update(
             status=ClaimStatus.CLAIMED, error=str(exc)[:300]

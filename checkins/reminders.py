@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from checkins.integrations import recipients_by_channel
 from checkins.models import (
     AwayPeriod,
     CheckIn,
@@ -224,7 +225,10 @@ def claim_due(org: Organization, now: datetime | None = None) -> list[int]:
     week = current_week(org, now)
     claimed = []
     for kind, find in DUE.items():
-        claimed += claim(org, find(org, now), week, kind, now=now)
+        # Mail as before; Slack and Teams too for those who chose them (same unique row,
+        # one per channel).
+        for channel, ids in recipients_by_channel(org, kind, find(org, now)).items():
+            claimed += claim(org, ids, week, kind, channel=channel, now=now)
     lost = (
         NotificationClaim.objects.for_org(org)
         .filter(status=ClaimStatus.CLAIMED, claimed_at__lt=now - STALE_AFTER)

@@ -124,4 +124,7 @@ def send_mention_email(org_id: int, comment_id: int, membership_id: int) -> bool
     return True
 
 
-from checkins import report_tasks  # noqa: E402, F401 - Celery registers the report tasks
+from checkins import (  # noqa: E402 - after the tasks, as Celery registers them
+    portability_tasks,  # noqa: F401 - Celery registers the export task
+    report_tasks,  # noqa: F401 - Celery registers the report tasks
+)

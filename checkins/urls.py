@@ -6,6 +6,7 @@ from checkins.views import (
     acknowledgements,
     conversation,
     dashboards,
+    integrations,
     key_results,
     kudos,
     my_week,
@@ -13,6 +14,8 @@ from checkins.views import (
     objectives,
     one_on_ones,
 )
+from checkins.views import calendar as calendar_views
+from checkins.views import portability as portability_views
 from checkins.views import reports as report_views
 
 urlpatterns = [
@@ -88,6 +91,14 @@ urlpatterns = [
     path("notifications/away/", notifications.away_add, name="away_add"),
     path("notifications/away/<int:away_id>/delete/", notifications.away_delete, name="away_delete"),
     path(
+        "notifications/calendar/", calendar_views.calendar_feed_create, name="calendar_feed_create"
+    ),
+    path(
+        "notifications/calendar/revoke/",
+        calendar_views.calendar_feed_revoke,
+        name="calendar_feed_revoke",
+    ),
+    path(
         "notifications/<int:claim_id>/resend/",
         notifications.notification_resend,
         name="notification_resend",
@@ -120,4 +131,12 @@ urlpatterns = [
     ),
     path("cycles/<int:cycle_id>/cadence/", dashboards.cadence_health, name="cadence_health"),
     path("cadence/", dashboards.cadence_current, name="cadence_current"),
+    # The organisation's JSON archive (admins): export, download, import into an empty org.
+    path("export/", portability_views.org_export, name="org_export"),
+    path("export/start/", portability_views.org_export_start, name="org_export_start"),
+    path("export/archive.json", portability_views.org_export_download, name="org_export_download"),
+    path("export/import/", portability_views.org_import, name="org_import"),
+    # Slack and Teams: the admin's connection page; each person's channels.
+    path("integrations/", integrations.integration_settings, name="integration_settings"),
+    path("notifications/channels/", integrations.channel_settings, name="channel_settings"),
 ]

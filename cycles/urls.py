@@ -4,6 +4,7 @@ from django.urls import path
 
 from cycles.views import (
     cycles,
+    importer,
     initiatives,
     key_results,
     objectives,
@@ -86,5 +87,17 @@ urlpatterns = [
         "cycles/<int:cycle_id>/scoring/team/<int:kr_id>/comment/",
         scoring.team_scoring_comment,
         name="team_scoring_comment",
+    ),
+    # CSV import of objectives and key results (admins): upload and dry run, then confirm.
+    path("cycles/<int:cycle_id>/import/", importer.cycle_import, name="cycle_import"),
+    path(
+        "cycles/<int:cycle_id>/import/confirm/",
+        importer.cycle_import_confirm,
+        name="cycle_import_confirm",
+    ),
+    path(
+        "cycles/<int:cycle_id>/import/template.csv",
+        importer.cycle_import_template,
+        name="cycle_import_template",
     ),
 ]

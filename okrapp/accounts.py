@@ -1,14 +1,108 @@
-"""How django-allauth fits okrapp: who may sign up, and what a refused login answers."""
+"""How django-allauth fits okrapp: who may sign up, what a refused login answers, and who an
+organisation's identity provider may sign in (single sign-on, see ``okrapp.sso``)."""
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.views import LoginView as AllauthLoginView
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
+from django import forms
 from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+
+from okrapp.models import User
+from okrapp.sso import services as sso
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         # Installations run for one company can close public sign-up; invitations still work.
         return getattr(settings, "SIGNUP_OPEN", True)
+
+    def authenticate(self, request, **credentials):
+        user = super().authenticate(request, **credentials)
+        # Checked only once the password was right, so the policy tells a guesser nothing.
+        if user is not None and "password" in credentials:
+            org = sso.sso_required_for(user)
+            if org is not None:
+                raise forms.ValidationError(
+                    _(
+                        "%(org)s requires single sign-on: use “Sign in with your "
+                        "organisation's SSO” below with your work email."
+                    )
+                    % {"org": org.name},
+                    code="sso_required",
+                )
+        return user
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Sign-ins through an organisation's IdP: allowed email domains only, just-in-time join.
+
+    allauth calls ``pre_social_login`` after the IdP answered and before anyone is signed
+    in or created; a refusal there leaves no account and no membership behind.
+    """
+
+    def _organization(self, sociallogin):
+        org = sso.organization_of_app(sociallogin.provider.app)
+        if org is None:
+            raise sso.SsoRefused(_("This single sign-on is not configured."))
+        return org
+
+    def _refuse(self, request, message: str):
+        messages.error(request, message)
+        raise ImmediateHttpResponse(redirect("account_login"))
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        try:
+            org = self._organization(sociallogin)
+            if sociallogin.state.get("process", AuthProcess.LOGIN) != AuthProcess.LOGIN:
+                # Connecting an IdP account to whoever is signed in would bypass sso_admit.
+                raise sso.SsoRefused(_("Sign in through single sign-on instead."))
+            email = self._email_of(sociallogin)
+            if sociallogin.is_existing:
+                user = sociallogin.user
+            else:
+                user = User.objects.filter(email__iexact=email).first() if email else None
+            sso.sso_admit(org=org, email=email, user=user)
+        except sso.SsoRefused as refusal:
+            self._refuse(request, refusal.message)
+        if user is not None:
+            if not sociallogin.is_existing:
+                # The org's IdP speaks for this domain (sso_admit), so the account is theirs.
+                sociallogin.connect(request, user)
+            sso.sso_join(org=org, user=user)
+        sociallogin.state["okrapp_org"] = org.slug
+
+    @staticmethod
+    def _email_of(sociallogin) -> str:
+        for address in sociallogin.email_addresses:
+            if address.primary:
+                return address.email.strip().lower()
+        if sociallogin.email_addresses:
+            return sociallogin.email_addresses[0].email.strip().lower()
+        return (sociallogin.user.email or "").strip().lower()
+
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        # pre_social_login already admitted this person for their organisation's domain.
+        return True
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        name = data.get("name") or " ".join(
+            part for part in (data.get("first_name"), data.get("last_name")) if part
+        )
+        user.full_name = (name or "").strip()[:150]
+        user.email = (user.email or "").lower()
+        return user
+
+    def save_user(self, request, sociallogin, form=None):
+        user = super().save_user(request, sociallogin, form)
+        org = self._organization(sociallogin)
+        sso.sso_join(org=org, user=user)
+        return user
 
 
 class LoginView(AllauthLoginView):

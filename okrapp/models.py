@@ -146,6 +146,7 @@ RESERVED_SLUGS = frozenset(
         "accounts", "admin", "api", "healthz", "invitations", "orgs", "static", "media",
         "login", "logout", "signup", "settings", "www", "help", "docs", "about", "new",
         "i18n", "jsi18n", "favicon.ico", "robots.txt", "me", "profile", "app", "okrapp",
+        "calendar", "integrations",
     }
 )  # fmt: skip
 
@@ -617,3 +618,7 @@ class ApiToken(TenantModel):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+# Single sign-on's models live in okrapp.sso; importing them here registers them with the app.
+from okrapp.sso.models import SsoConfiguration, SsoDomain  # noqa: E402, F401

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -141,6 +144,13 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": os.environ.get("LOGIN_FAILED_RATE", "10/m/ip,5/5m/key"),
 }
 ACCOUNT_ADAPTER = "okrapp.accounts.AccountAdapter"
+# Single sign-on (okrapp.sso): each organisation's IdP is a SocialApp with provider_id
+# "org-<slug>"; the adapter admits only allowed email domains and links accounts itself.
+SOCIALACCOUNT_ADAPTER = "okrapp.accounts.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_REQUESTS_TIMEOUT = int(os.environ.get("SSO_REQUESTS_TIMEOUT", "10"))
 SIGNUP_OPEN = env_bool("SIGNUP_OPEN", True)
 
 # Redis (broker and cache) when REDIS_URL is set; otherwise no server is needed.
@@ -310,3 +320,9 @@ LOGGING = {
 
 # Invitations are valid this long (days).
 INVITATION_VALID_DAYS = 7
+
+# Slack and Microsoft Teams (checkins.integrations). Tests point these at a local fake;
+# Teams posts to each organisation's incoming-webhook URL itself.
+SLACK_API_BASE = os.environ.get("SLACK_API_BASE", "https://slack.com/api")
+CHAT_HTTP_TIMEOUT = float(os.environ.get("CHAT_HTTP_TIMEOUT", "5"))
+TEAMS_ALLOW_HTTP = env_bool("TEAMS_ALLOW_HTTP", DEBUG)

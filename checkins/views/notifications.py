@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from checkins import reminders, services
+from checkins import calendar, reminders, services
 from checkins.models import AwayPeriod, NotificationClaim
 from okrapp.forms import apply_service_errors
 from okrapp.rendering import render_page
@@ -40,7 +40,7 @@ class AwayForm(forms.Form):
     note = forms.CharField(label=gettext_lazy("Note"), max_length=120, required=False)
 
 
-def _page(request, *, prefs_form=None, away_form=None, status=200):
+def _page(request, *, prefs_form=None, away_form=None, status=200, new_calendar_url=None):
     m = request.membership
     context = {
         "prefs_form": prefs_form
@@ -54,6 +54,8 @@ def _page(request, *, prefs_form=None, away_form=None, status=200):
         "away_form": away_form or AwayForm(),
         "away_periods": list(AwayPeriod.objects.for_org(request.org).filter(membership=m)),
         "stuck": list(reminders.stuck_claims(request.org)) if m.is_admin else [],
+        "calendar_feed": calendar.live_feed(request.org, m),
+        "new_calendar_url": new_calendar_url,
     }
     return render_page(request, "checkins/notifications.html", context, status=status)
 
