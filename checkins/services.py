@@ -35,14 +35,9 @@ from cycles import services as okr_services
 from cycles.models import KeyResult, Objective
 from cycles.services import ConflictError
 from okrapp.models import Membership, Organization
+from okrapp.tenancy import require_same_org
 
 LOW_CONFIDENCE = 4  # at or below: the 1:1 agenda puts it first, after need-help
-
-
-def _check_same_org(org: Organization, *objects) -> None:
-    for obj in objects:
-        if obj is not None and obj.organization_id != org.pk:
-            raise ValidationError(_("That belongs to another organisation."))
 
 
 def current_week(org: Organization, now=None) -> date:
@@ -86,7 +81,7 @@ def checkin_record(
     ``expected_revision`` is the revision the person saw (0: none yet); a mismatch means
     someone else saved in between and raises :class:`ConflictError` with the newer row.
     """
-    _check_same_org(org, key_result)
+    require_same_org(org, key_result)
     kr = (
         KeyResult.objects.for_org(org)
         .select_related("owner", "objective__cycle")
@@ -148,7 +143,7 @@ def checkin_acknowledge(
     *, org: Organization, by: Membership, checkin: CheckIn, reply: str = ""
 ) -> Acknowledgement:
     """A manager marks a report's check-in as seen, perhaps with a reply."""
-    _check_same_org(org, checkin)
+    require_same_org(org, checkin)
     checkin = CheckIn.objects.for_org(org).select_related("owner").get(pk=checkin.pk)
     if checkin.owner_id == by.pk or not manages(by, checkin.owner):
         raise PermissionDenied(_("Only the person's manager can acknowledge their check-in."))
@@ -202,7 +197,7 @@ def comment_create(
 ) -> Comment:
     from checkins.tasks import send_mention_email
 
-    _check_same_org(org, key_result, objective, checkin)
+    require_same_org(org, key_result, objective, checkin)
     if sum(x is not None for x in (key_result, objective, checkin)) != 1:
         raise ValidationError(_("A comment belongs to one key result, objective or check-in."))
     body = body.strip()
@@ -230,7 +225,7 @@ def comment_create(
 
 @transaction.atomic
 def comment_update(*, org: Organization, by: Membership, comment: Comment, body: str) -> Comment:
-    _check_same_org(org, comment)
+    require_same_org(org, comment)
     if comment.author_id != by.pk:
         raise PermissionDenied(_("You can only edit your own comments."))
     body = body.strip()
@@ -243,7 +238,7 @@ def comment_update(*, org: Organization, by: Membership, comment: Comment, body:
 
 @transaction.atomic
 def comment_delete(*, org: Organization, by: Membership, comment: Comment) -> None:
-    _check_same_org(org, comment)
+    require_same_org(org, comment)
     if comment.author_id != by.pk:
         raise PermissionDenied(_("You can only delete your own comments."))
     comment.delete()
@@ -259,7 +254,7 @@ def kudos_give(
     key_result: KeyResult | None = None,
     objective: Objective | None = None,
 ) -> Kudos:
-    _check_same_org(org, receiver, key_result, objective)
+    require_same_org(org, receiver, key_result, objective)
     if receiver.pk == by.pk:
         raise ValidationError({"receiver": _("Kudos go to a colleague, not to yourself.")})
     if not receiver.active:
@@ -294,7 +289,7 @@ def one_on_one_get_or_create(
     report: Membership,
     rhythm: str | None = None,
 ) -> OneOnOne:
-    _check_same_org(org, manager, report)
+    require_same_org(org, manager, report)
     if by.pk not in (manager.pk, report.pk) and not by.is_admin:
         raise PermissionDenied(_("Only the two people in a one-on-one can open it."))
     if manager.pk == report.pk or not manages(manager, report):
@@ -364,7 +359,7 @@ def prepare_agenda(
 @transaction.atomic
 def meeting_create(*, org: Organization, by: Membership, pair: OneOnOne, on: date) -> Meeting:
     """A new meeting with its agenda prepared from what happened since the last one."""
-    _check_same_org(org, pair)
+    require_same_org(org, pair)
     if by.pk not in (pair.manager_id, pair.report_id):
         raise PermissionDenied(_("Only the two people in a one-on-one can plan it."))
     last = Meeting.objects.for_org(org).filter(one_on_one=pair).order_by("-date").first()
@@ -395,7 +390,7 @@ def meeting_update_notes(
     shared_notes: str | None = None,
     private_notes: str | None = None,
 ) -> Meeting:
-    _check_same_org(org, meeting)
+    require_same_org(org, meeting)
     pair = meeting.one_on_one
     if by.pk not in (pair.manager_id, pair.report_id):
         raise PermissionDenied(_("Only the two people in a one-on-one can write its notes."))
@@ -421,7 +416,7 @@ def action_item_add(
     text: str,
     owner: Membership | None = None,
 ) -> ActionItem:
-    _check_same_org(org, meeting, owner)
+    require_same_org(org, meeting, owner)
     pair = meeting.one_on_one
     if by.pk not in (pair.manager_id, pair.report_id):
         raise PermissionDenied(_("Only the two people in a one-on-one can add actions."))
@@ -436,7 +431,7 @@ def action_item_add(
 def action_item_set_done(
     *, org: Organization, by: Membership, item: ActionItem, done: bool
 ) -> ActionItem:
-    _check_same_org(org, item)
+    require_same_org(org, item)
     pair = item.meeting.one_on_one
     if by.pk not in (pair.manager_id, pair.report_id):
         raise PermissionDenied(_("Only the two people in a one-on-one can tick actions off."))
@@ -477,7 +472,7 @@ def away_add(
 
 @transaction.atomic
 def away_delete(*, org: Organization, by: Membership, away) -> None:
-    _check_same_org(org, away)
+    require_same_org(org, away)
     if away.membership_id != by.pk:
         raise PermissionDenied(_("That is someone else's time away."))
     away.delete()
@@ -488,7 +483,7 @@ def notification_resend(*, org: Organization, by: Membership, claim) -> None:
     """An admin decides a notification stuck in "sending" did not go out: send it again."""
     from checkins.tasks import send_notifications  # tasks import this module
 
-    _check_same_org(org, claim)
+    require_same_org(org, claim)
     if not by.is_admin:
         raise PermissionDenied(_("Only admins can resend notifications."))
     updated = (

@@ -40,6 +40,7 @@ from cycles.models import (
 )
 from cycles.quarters import fiscal_quarters
 from okrapp.models import Membership, Organization, Team
+from okrapp.tenancy import require_same_org
 
 # Sent after a cycle changes state, inside the transaction (receivers enqueue with
 # ``delay_on_commit``). ``checkins`` listens: cycles never imports it.
@@ -52,12 +53,6 @@ class ConflictError(ValidationError):
     def __init__(self, message: str, current):
         super().__init__(message, code="conflict")
         self.current = current
-
-
-def _check_same_org(org: Organization, *objects) -> None:
-    for obj in objects:
-        if obj is not None and obj.organization_id != org.pk:
-            raise ValidationError(_("That belongs to another organisation."))
 
 
 def _require(allowed: bool) -> None:
@@ -93,7 +88,7 @@ def _validate_cycle_fields(org, cycle: Cycle) -> None:
 
 def _set_pilot_teams(org, cycle: Cycle, teams: Iterable[Team]) -> None:
     teams = list(teams)
-    _check_same_org(org, *teams)
+    require_same_org(org, *teams)
     if cycle.is_pilot and not teams:
         raise ValidationError({"pilot_teams": _("A pilot cycle needs at least one pilot team.")})
     CyclePilotTeam.objects.for_org(org).filter(cycle=cycle).delete()
@@ -235,7 +230,7 @@ def cycle_carry_over(
     Each copy links to where it came from; running it twice copies nothing twice.
     """
     _require(permissions.can_manage_cycles(by))
-    _check_same_org(org, from_cycle, to_cycle)
+    require_same_org(org, from_cycle, to_cycle)
     if from_cycle.pk == to_cycle.pk:
         raise ValidationError(_("Choose a different cycle to carry over from."))
     if to_cycle.state not in (CycleState.DRAFT, CycleState.PLANNING):
@@ -360,7 +355,7 @@ def objective_create(
     mission_link: str = "",
     aligned_to: Iterable[Objective] = (),
 ) -> Objective:
-    _check_same_org(org, cycle, owner, team)
+    require_same_org(org, cycle, owner, team)
     _require_not_frozen(cycle)
     _require(
         permissions.can_create_objective(by, level=level, team_id=team and team.pk, owner=owner)
@@ -422,7 +417,7 @@ def objective_update(
             "apply your edits again."
         ),
     )
-    _check_same_org(org, fields.get("owner"), fields.get("team"))
+    require_same_org(org, fields.get("owner"), fields.get("team"))
     placed = (objective.level, objective.team_id, objective.owner_id)
     for name, value in fields.items():
         setattr(objective, name, value.strip() if isinstance(value, str) else value)
@@ -447,7 +442,7 @@ def objective_update(
 def _set_alignment(org: Organization, objective: Objective, parents: Iterable[Objective]) -> None:
     """``objective`` contributes to ``parents``: higher level, same cycle, no loops."""
     parents = list(parents)
-    _check_same_org(org, *parents)
+    require_same_org(org, *parents)
     errors = []
     for parent in parents:
         if parent.pk == objective.pk:
@@ -626,7 +621,7 @@ def key_result_create(
     weight: Decimal = Decimal(1),
     confidence: int = 5,
 ) -> KeyResult:
-    _check_same_org(org, objective, owner)
+    require_same_org(org, objective, owner)
     objective = Objective.objects.for_org(org).select_related("cycle", "owner").get(pk=objective.pk)
     _require_not_frozen(objective.cycle)
     _require(permissions.can_edit_objective(by, objective))
@@ -687,7 +682,7 @@ def key_result_update(
             "apply your edits again."
         ),
     )
-    _check_same_org(org, fields.get("owner"))
+    require_same_org(org, fields.get("owner"))
     for name, value in fields.items():
         setattr(kr, name, value.strip() if isinstance(value, str) else value)
     _validate_key_result(kr)
@@ -763,7 +758,7 @@ def initiative_save(
     initiative: Initiative | None = None,
 ) -> Initiative:
     """Create an initiative under a key result, or update ``initiative``."""
-    _check_same_org(org, key_result, owner, initiative)
+    require_same_org(org, key_result, owner, initiative)
     kr = (
         KeyResult.objects.for_org(org)
         .select_related("objective__cycle", "objective__owner")
@@ -805,7 +800,7 @@ def review_submit(
 ) -> Review:
     """An OKR Master approves an objective or asks its owner for changes (with a comment)."""
     _require(permissions.can_review(by))
-    _check_same_org(org, objective)
+    require_same_org(org, objective)
     if decision not in ReviewDecision.values:
         raise ValidationError({"decision": _("Approve or request changes.")})
     if decision == ReviewDecision.CHANGES_REQUESTED and not comment.strip():
@@ -848,7 +843,7 @@ def score_submit(
     Only while the cycle is in scoring. A committed objective's KR scored below 1.0 needs
     a reflection (what to change, and a reason), since it was expected to be met.
     """
-    _check_same_org(org, key_result)
+    require_same_org(org, key_result)
     kr = (
         KeyResult.objects.for_org(org)
         .select_related("objective__cycle", "owner")
@@ -900,7 +895,7 @@ def score_review(
     *, org: Organization, by: Membership, score: KeyResultScore, comment: str
 ) -> KeyResultScore:
     """A manager of the owner comments on a self-score."""
-    _check_same_org(org, score)
+    require_same_org(org, score)
     record = (
         KeyResultScore.objects.for_org(org)
         .select_related("key_result__owner", "key_result__objective__cycle")

@@ -133,6 +133,16 @@ class TenantModel(models.Model):
         default_manager_name = "all_tenants"
 
 
+def require_same_org(org: Organization, *objects) -> None:
+    """Refuse rows of another organisation handed to a service (ids from a form or API)."""
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
+
+    for obj in objects:
+        if obj is not None and obj.organization_id != org.pk:
+            raise ValidationError(_("That belongs to another organisation."))
+
+
 # --- Requests -----------------------------------------------------------------------------
 
 
