@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils.translation import gettext as _
 
 from cycles import scoring
+from cycles.scoring import plain
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,6 @@ class Point:
         if self.confidence <= 4:
             return "low"
         return "mid" if self.confidence <= 6 else "high"
-
-
-def _fmt(value: Decimal) -> str:
-    normal = value.normalize()
-    return f"{normal:f}" if normal == normal.to_integral() else f"{normal:f}".rstrip("0")
 
 
 def burnup(
@@ -83,7 +79,7 @@ def burnup(
             x=x_of(c.week + timedelta(days=6)),
             y=y_of(c.value),
             value=c.value,
-            label=f"{c.week_label}: {_fmt(c.value)}{kr.unit and ' ' + kr.unit}",
+            label=f"{c.week_label}: {plain(c.value)}{kr.unit and ' ' + kr.unit}",
             confidence=c.confidence,
         )
         for c in ordered
@@ -110,20 +106,20 @@ def burnup(
         described = _("No check-ins yet.")
     if expected is not None:
         goal = _("Expected to move from %(start)s to %(target)s between %(from)s and %(to)s.") % {
-            "start": _fmt(start_v),
-            "target": _fmt(target_v),
+            "start": plain(start_v),
+            "target": plain(target_v),
             "from": start.isoformat(),
             "to": end.isoformat(),
         }
     elif band is not None:
         goal = _("Should stay between %(lower)s and %(upper)s.") % {
-            "lower": _fmt(kr.lower_bound),
-            "upper": _fmt(kr.upper_bound),
+            "lower": plain(kr.lower_bound),
+            "upper": plain(kr.upper_bound),
         }
     else:
         goal = _("Should stay at %(kind)s %(bound)s.") % {
             "kind": _("least") if direction is scoring.Direction.STAY_AT_LEAST else _("most"),
-            "bound": _fmt(kr.target_value),
+            "bound": plain(kr.target_value),
         }
     return {
         "width": width,

@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from checkins.reports import ReportFigures
+from cycles.scoring import plain
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -150,7 +151,7 @@ def _cell(value) -> str:
 
 
 def _decimal(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.normalize():f}"
+    return "" if value is None else plain(value)
 
 
 def csv_rows(figures: ReportFigures) -> list[list[str]]:

@@ -11,6 +11,7 @@ from checkins.charts import burnup
 from checkins.models import Acknowledgement, CheckIn
 from cycles import scoring
 from cycles.models import Cycle, KeyResult, Objective
+from cycles.scoring import plain
 from okrapp.models import Membership, Organization
 
 
@@ -89,12 +90,6 @@ def _loaded_acknowledgement(checkin: CheckIn) -> Acknowledgement | None:
     """The acknowledgement loaded with the check-in (``select_related``), never a query: a
     check-in saved just now has none yet."""
     return checkin._state.fields_cache.get("acknowledgement")
-
-
-def plain(value: Decimal) -> str:
-    """``Decimal("30.0000")`` → ``"30"``, never scientific notation."""
-    text = f"{value.normalize():f}"
-    return text
 
 
 @dataclass

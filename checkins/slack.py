@@ -28,6 +28,7 @@ from checkins import integrations, selectors, services
 from checkins.models import ChannelPreference, Integration
 from checkins.notifications import absolute
 from cycles.models import KeyResult
+from cycles.scoring import plain
 from okrapp.models import Membership, Organization
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,8 @@ def _my_week_url(org: Organization) -> str:
 
 
 def _fmt(value) -> str:
-    return "-" if value is None else str(value.normalize())
+    # str(Decimal("1E+2")) would show 100 as "1E+2".
+    return "-" if value is None else plain(value)
 
 
 def due_message(org: Organization, due) -> dict:

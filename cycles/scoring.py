@@ -42,6 +42,7 @@ __all__ = [
     "met_expectation",
     "objective_progress",
     "pace_forecast",
+    "plain",
     "raw_progress",
     "score_band",
     "status",
@@ -158,6 +159,12 @@ def _cycle_bounds(start: date, end: date) -> tuple[date, date]:
     if end < start:
         raise ValueError(f"a cycle cannot end ({end}) before it starts ({start})")
     return start, end
+
+
+def plain(value: Decimal) -> str:
+    """A stored decimal as people write it: ``Decimal("30.0000")`` → ``"30"``,
+    ``Decimal("100")`` → ``"100"`` (never ``1E+2``), ``Decimal("0.50")`` → ``"0.5"``."""
+    return f"{value.normalize():f}"
 
 
 # --- key result progress ----------------------------------------------------------------------

@@ -16,8 +16,8 @@ from checkins import services
 from checkins.charts import burnup
 from checkins.forms import AcknowledgeForm, CheckInForm, CommentForm
 from checkins.models import CheckIn, Comment
-from checkins.selectors import plain
 from cycles.models import CycleState
+from cycles.scoring import plain
 from cycles.services import ConflictError
 from cycles.views.common import get_readable_key_result
 from cycles.views.key_results import key_result_context

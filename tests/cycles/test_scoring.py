@@ -612,3 +612,17 @@ def test_pace_forecast_recovers_a_straight_line(start, length, offsets, intercep
     points = [(start + timedelta(days=d), intercept + slope * d) for d in offsets]
     expected = (intercept + slope * length).quantize(D("0.0001"))
     assert pace_forecast(points, start=start, end=end) == expected
+
+
+def test_plain_writes_decimals_as_people_do():
+    from decimal import Decimal
+
+    from cycles.scoring import plain
+
+    assert [plain(Decimal(v)) for v in ("30.0000", "100", "1E+2", "0.50", "-0.5000")] == [
+        "30",
+        "100",
+        "100",
+        "0.5",
+        "-0.5",
+    ]
