@@ -7,6 +7,7 @@ No task waits with a countdown: on Redis a long ETA is delivered twice.
 """
 
 import logging
+import random
 
 from celery import shared_task
 from django.db.models import Exists, OuterRef
@@ -57,18 +58,29 @@ def _dispatch(org_id: int, claim_ids: list[int]) -> None:
         send_notifications.delay(org_id, claim_ids[start : start + BATCH])
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(notifications.SendFailed,),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=6,
-)
-def send_notifications(org_id: int, claim_ids: list[int]) -> dict:
-    """Send a batch of claims; safe to run twice (each claim is won by one worker)."""
+def retry_delay(retries: int, base: int = 30, cap: int = 600) -> float:
+    """Exponential backoff with "equal jitter": between half and all of ``base * 2**n``.
+
+    Celery's own ``retry_jitter`` draws from zero upwards, so a retry could come at once
+    and hit a service that just answered 503; the floor keeps every retry a real wait,
+    the random half keeps a batch of failed tasks from retrying in lockstep.
+    """
+    delay = min(cap, base * 2**retries)
+    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=6)
+def send_notifications(self, org_id: int, claim_ids: list[int]) -> dict:
+    """Send a batch of claims; safe to run twice (each claim is won by one worker).
+
+    Claims a channel refused go back to "claimed" (``send_claims`` raises SendFailed);
+    the task retries with backoff and only those are sent again.
+    """
     org = Organization.objects.get(pk=org_id)
-    return notifications.send_claims(org, claim_ids)
+    try:
+        return notifications.send_claims(org, claim_ids)
+    except notifications.SendFailed as exc:
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
 
 
 @shared_task(acks_late=True)
