@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    URLValidator,
+)
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -12,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from cycles.models import VALUE_FIELD, KeyResult, Objective
+from okrapp.crypto import EncryptedTextField
 from okrapp.models import Membership
 from okrapp.tenancy import TenantModel, TenantQuerySet
 
@@ -531,14 +537,23 @@ class Channel(models.TextChoices):
 class Integration(TenantModel):
     """An organisation's Slack workspace and/or Teams incoming webhook, set by an admin.
 
-    The bot token, signing secret and webhook URL are credentials: pages show only their
-    last characters (:func:`checkins.integrations.masked`), never the whole value.
+    The bot token, signing secret and webhook URL are credentials: they are stored
+    encrypted (:mod:`okrapp.crypto`), and pages show only their last characters
+    (:func:`checkins.integrations.masked`), never the whole value.
     """
 
     slack_team_id = models.CharField(_("Slack workspace id"), max_length=32, blank=True)
-    slack_bot_token = models.CharField(_("Slack bot token"), max_length=255, blank=True)
-    slack_signing_secret = models.CharField(_("Slack signing secret"), max_length=255, blank=True)
-    teams_webhook_url = models.URLField(_("Teams incoming webhook"), max_length=1000, blank=True)
+    slack_bot_token = EncryptedTextField(
+        _("Slack bot token"), blank=True, validators=[MaxLengthValidator(255)]
+    )
+    slack_signing_secret = EncryptedTextField(
+        _("Slack signing secret"), blank=True, validators=[MaxLengthValidator(255)]
+    )
+    teams_webhook_url = EncryptedTextField(
+        _("Teams incoming webhook"),
+        blank=True,
+        validators=[URLValidator(), MaxLengthValidator(1000)],
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):

@@ -11,8 +11,14 @@ cycle stays closed, a check-in keeps its week and author), so it writes the mode
 in one transaction instead of going through the planning services, whose rules (frozen
 cycles, one check-in a week "now") describe new work. It refuses an organisation that has
 any data besides the importing admin. Secrets and delivery state (API tokens, calendar
-feeds, invitations, notification claims) and edit history are not part of the archive;
-report files are rebuilt from the data (the archive lists their metadata).
+feeds, invitations, notification claims) and edit history are not part of the archive.
+
+Quarter reports travel as their metadata (cycle, generation, requester, language, status),
+not as files: the files are a rendering of the data the archive already holds, so the import
+recreates each report row and has it rebuilt by the worker from the restored data (same
+figures, same CSV; the rebuild's time becomes its ``finished_at``). A restore mails nobody:
+the recreated generation counts as already mailed. A report that had failed stays failed,
+with its error, until an admin asks again.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from checkins.models import (
     OneOnOne,
     OrgExport,
     Report,
+    ReportStage,
     ReportStatus,
 )
 from cycles.models import (
@@ -91,7 +98,10 @@ SECTIONS: list[tuple[str, type[models.Model], tuple[str, ...]]] = [
     ("time_away", AwayPeriod, ()),
 ]
 SECTION_OF = {model: name for name, model, _skip in SECTIONS}
-REPORT_FIELDS = ("cycle_id", "status", "generation", "requested_at", "finished_at", "language")
+REPORT_FIELDS = (
+    "cycle_id", "status", "generation", "requested_at", "finished_at", "language",
+    "generated_by_id", "error",
+)  # fmt: skip
 
 
 def _fields(model, skip: tuple[str, ...]) -> list[models.Field]:
@@ -233,6 +243,11 @@ def import_archive(*, org: Organization, by: Membership, archive: dict) -> dict[
             rows = archive.get(section) or []
             counts[section] = len(rows)
             _import_section(org, by, model, skip, rows, ids)
+        reports = archive.get("reports") or []
+        if not isinstance(reports, list):
+            raise TypeError("section reports is not a list")
+        counts["reports"] = len(reports)
+        _import_reports(org, reports, ids)
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValidationError(
             _("The archive is damaged and was not imported (%(error)s).") % {"error": exc}
@@ -292,6 +307,44 @@ def _import_section(org, by, model, skip, rows, ids) -> None:
             setattr(obj, field.attname, own[raw])
         names = sorted({field.name for _o, field, _r in later})
         model.objects.for_org(org).bulk_update([o for o, _f, _r in later], names, batch_size=500)
+
+
+def _import_reports(org, rows, ids) -> None:
+    """Recreate the report rows and queue the rebuild of their files (after commit)."""
+    from checkins.report_tasks import build_report  # the task module imports the models
+
+    cycles = ids.get(Cycle, {})
+    members = ids.get(Membership, {})
+    seen: set[int] = set()
+    for row in rows:
+        cycle_id = cycles[row["cycle_id"]]
+        if cycle_id in seen:
+            raise ValueError("two reports for one cycle")
+        seen.add(cycle_id)
+        generation = int(row.get("generation") or 0)
+        if generation < 0:
+            raise ValueError("negative report generation")
+        requester = row.get("generated_by_id")
+        failed = row.get("status") == ReportStatus.FAILED
+        report = Report.objects.create(
+            organization=org,
+            cycle_id=cycle_id,
+            generation=generation,
+            # The archive's generation was mailed when it was built; a restore mails nobody.
+            mailed_generation=generation,
+            generated_by_id=members[requester] if requester is not None else None,
+            requested_at=_value(Report._meta.get_field("requested_at"), row.get("requested_at"))
+            or timezone.now(),
+            finished_at=_value(Report._meta.get_field("finished_at"), row.get("finished_at"))
+            if failed
+            else None,
+            language=str(row.get("language") or ""),
+            status=ReportStatus.FAILED if failed else ReportStatus.QUEUED,
+            stage=ReportStage.FAILED if failed else ReportStage.QUEUED,
+            error=str(row.get("error") or "") if failed else "",
+        )
+        if not failed:
+            build_report.delay_on_commit(org.pk, cycle_id, report.pk, generation)
 
 
 def _attach_users(org, by, objects, rows):

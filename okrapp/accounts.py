@@ -37,6 +37,36 @@ class AccountAdapter(DefaultAccountAdapter):
                 )
         return user
 
+    def pre_login(self, request, user, **kwargs):
+        """The one gate every sign-in passes: a member of an organisation that requires SSO
+        comes in only through an identity provider, whatever allauth flow signs them in
+        (password, login after a password reset or sign-up, login by code)."""
+        response = super().pre_login(request, user, **kwargs)
+        if response is not None:
+            return response
+        org = sso.sso_required_for(user)
+        if org is None or self._through_idp(request, user):
+            return None
+        from allauth.account.internal.flows.login import clear_authentication_records
+
+        clear_authentication_records(request)
+        messages.error(
+            request,
+            _(
+                "%(org)s requires single sign-on: use “Sign in with your organisation's SSO” "
+                "with your work email."
+            )
+            % {"org": org.name},
+        )
+        return redirect("sso_login")
+
+    @staticmethod
+    def _through_idp(request, user) -> bool:
+        from allauth.account.authentication import get_authentication_records
+
+        records = get_authentication_records(request, user)
+        return bool(records) and records[-1].get("method") == "socialaccount"
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """Sign-ins through an organisation's IdP: allowed email domains only, just-in-time join.
@@ -44,6 +74,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     allauth calls ``pre_social_login`` after the IdP answered and before anyone is signed
     in or created; a refusal there leaves no account and no membership behind.
     """
+
+    def list_apps(self, request, provider=None, client_id=None):
+        # Organisations' OIDC client secrets are stored encrypted in SsoConfiguration, not
+        # in SocialApp.secret: allauth gets them here, in memory only.
+        apps = super().list_apps(request, provider=provider, client_id=client_id)
+        for app in apps:
+            secret = sso.secret_for_app(app)
+            if secret is not None:
+                app.secret = secret
+        return apps
 
     def _organization(self, sociallogin):
         org = sso.organization_of_app(sociallogin.provider.app)

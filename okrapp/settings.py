@@ -30,6 +30,9 @@ DEBUG = env_bool("DEBUG", False)
 # A fixed key is only acceptable for the embedded default; production must set SECRET_KEY
 # (``check --deploy`` flags a short or insecure one).
 SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-okrapp-local-development-key")
+# Fernet keys for secrets at rest (okrapp.crypto), newest first; empty derives one from
+# SECRET_KEY. Rotation: docs/integrations.md, "Secrets at rest".
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Absolute links in mail (invitations, reminders) are built from this, never from the

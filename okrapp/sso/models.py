@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from okrapp.crypto import EncryptedTextField
 from okrapp.tenancy import TenantModel
 
 PROVIDER_ID_PREFIX = "org-"
@@ -22,8 +23,10 @@ def provider_id_for(slug: str) -> str:
 class SsoConfiguration(TenantModel):
     """One organisation's identity provider(s), its allowed email domains and its policy.
 
-    The OIDC client secret lives only in allauth's ``SocialApp`` row (allauth reads it
-    from there); it is never rendered back, only its last characters.
+    The OIDC client secret is kept here, encrypted at rest (:mod:`okrapp.crypto`); allauth's
+    ``SocialApp.secret`` column stays empty and ``okrapp.accounts.SocialAccountAdapter``
+    hands allauth the decrypted secret in memory. It is never rendered back, only its last
+    characters.
     """
 
     oidc_issuer = models.URLField(
@@ -35,6 +38,7 @@ class SsoConfiguration(TenantModel):
         ),
     )
     oidc_client_id = models.CharField(_("client ID"), max_length=191, blank=True)
+    oidc_client_secret = EncryptedTextField(_("client secret"), blank=True, editable=False)
     oidc_app = models.OneToOneField(
         "socialaccount.SocialApp",
         null=True,

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from okrapp.models import Membership, Organization, User
+from okrapp.models import Invitation, Membership, Organization, User
 from okrapp.sso.models import PROVIDER_ID_PREFIX, SsoConfiguration, SsoDomain, provider_id_for
 
 OIDC = "openid_connect"
@@ -56,7 +56,21 @@ def sso_app_for_login(org: Organization) -> SocialApp | None:
     config = sso_configuration_for(org)
     if config is None:
         return None
-    return config.oidc_app or config.saml_app
+    if config.oidc_app is not None:
+        config.oidc_app.secret = config.oidc_client_secret
+        return config.oidc_app
+    return config.saml_app
+
+
+def secret_for_app(app: SocialApp) -> str | None:
+    """The decrypted client secret of an organisation's OpenID Connect app (None: not ours)."""
+    if app.provider != OIDC or app.pk is None:
+        return None
+    org = organization_of_app(app)
+    if org is None:
+        return None
+    config = sso_configuration_for(org)
+    return config.oidc_client_secret if config is not None else None
 
 
 def email_domain(email: str) -> str:
@@ -188,7 +202,7 @@ def sso_configure(*, org: Organization, by: Membership, values: SsoSettings) -> 
             errors.setdefault("oidc_issuer", []).append(_("Enter the issuer URL."))
         if not client_id:
             errors.setdefault("oidc_client_id", []).append(_("Enter the client ID."))
-        if not secret and config.oidc_app is None:
+        if not secret and not config.oidc_client_secret:
             errors.setdefault("oidc_client_secret", []).append(_("Enter the client secret."))
         if issuer and not errors:
             _oidc_discovery(issuer)
@@ -229,14 +243,17 @@ def sso_configure(*, org: Organization, by: Membership, values: SsoSettings) -> 
         app = config.oidc_app or SocialApp(provider=OIDC, provider_id=provider_id)
         app.name = org.name
         app.client_id = client_id
+        app.secret = ""  # kept encrypted in config.oidc_client_secret (see secret_for_app)
         if secret:
-            app.secret = secret
+            config.oidc_client_secret = secret
         app.settings = {"server_url": issuer, "oauth_pkce_enabled": True}
         app.save()
         config.oidc_app = app
     elif config.oidc_app is not None:
         config.oidc_app.delete()
         config.oidc_app = None
+    if not wants_oidc:
+        config.oidc_client_secret = ""
 
     if saml_idp:
         app = config.saml_app or SocialApp(provider=SAML, provider_id=provider_id)
@@ -337,7 +354,7 @@ def sso_admit(*, org: Organization, email: str, user: User | None) -> None:
     if not user.is_active:
         raise SsoRefused(_("This account is disabled."))
     membership = Membership.objects.for_org(org).filter(user=user).first()
-    if membership is not None and not membership.active:
+    if membership is not None and not membership.active and not pending_invitation(org, email):
         raise SsoRefused(
             _("Your access to %(org)s was removed. Ask one of its admins if this is a mistake.")
             % {"org": org.name}
@@ -353,10 +370,31 @@ def sso_admit(*, org: Organization, email: str, user: User | None) -> None:
         )
 
 
+def pending_invitation(org: Organization, email: str) -> Invitation | None:
+    """The usable invitation of ``email`` into ``org``, if an admin sent one."""
+    invitation = (
+        Invitation.objects.for_org(org)
+        .filter(email__iexact=email, accepted_at=None, revoked_at=None)
+        .order_by("-created_at")
+        .first()
+    )
+    return None if invitation is None or invitation.is_expired else invitation
+
+
 @transaction.atomic
 def sso_join(*, org: Organization, user: User) -> Membership:
-    """Just-in-time membership for someone ``sso_admit`` let in (no-op for a member)."""
+    """Just-in-time membership for someone ``sso_admit`` let in (no-op for a member).
+
+    Someone an admin invited joins through their invitation: its role and team apply and
+    the invitation is used up, exactly as if they had accepted it on the invitation page.
+    """
+    from okrapp.services import invitation_accept
+
     membership = Membership.objects.for_org(org).filter(user=user).first()
+    if membership is None or not membership.active:
+        invitation = pending_invitation(org, user.email)
+        if invitation is not None:
+            return invitation_accept(invitation=invitation, user=user)
     if membership is None:
         membership = Membership.objects.create(
             organization=org,
@@ -383,3 +421,45 @@ def sso_required_for(user: User) -> Organization | None:
         if config is not None and config.sso_required and config.is_enabled:
             return membership.organization
     return None
+
+
+def sso_required_of(org: Organization) -> SsoConfiguration | None:
+    """The organisation's configuration when it requires single sign-on (and has an IdP)."""
+    config = sso_configuration_for(org)
+    if config is None or not (config.sso_required and config.is_enabled):
+        return None
+    return config
+
+
+def signed_in_through_idp(request, org: Organization) -> bool:
+    """Whether this session's sign-in went through ``org``'s identity provider."""
+    from allauth.account.authentication import get_authentication_records
+
+    provider_id = provider_id_for(org.slug)
+    return any(
+        record.get("method") == "socialaccount" and record.get("provider") == provider_id
+        for record in get_authentication_records(request, request.user)
+    )
+
+
+@dataclass(frozen=True)
+class InvitationSso:
+    """How someone invited into an organisation that requires SSO must come in."""
+
+    org: Organization
+    domain_allowed: bool
+
+
+def invitation_sso(invitation: Invitation) -> InvitationSso | None:
+    """None when the invitation may be accepted with a password; else the SSO route.
+
+    Admins are invited the ordinary way: they keep a password as the recovery path.
+    """
+    if invitation.role == Membership.Role.ADMIN:
+        return None
+    org = invitation.organization
+    if sso_required_of(org) is None:
+        return None
+    return InvitationSso(
+        org=org, domain_allowed=email_domain(invitation.email) in sso_domains_of(org)
+    )

@@ -53,7 +53,7 @@ def sso_settings(request, org_slug):
     context = {
         "form": form,
         "config": config,
-        "secret_hint": _secret_hint(config.oidc_app.secret) if config and config.oidc_app else "",
+        "secret_hint": _secret_hint(config.oidc_client_secret) if config else "",
         "oidc_redirect_uri": f"{site}/accounts/oidc/{provider_id}/login/callback/",
         "saml_acs_url": f"{site}/accounts/saml/{provider_id}/acs/",
         "saml_metadata_url": f"{site}/accounts/saml/{provider_id}/metadata/",
@@ -69,7 +69,12 @@ def sso_login(request):
     A POST (with the CSRF token) starts the flow, so no other site can sign a visitor in
     through an IdP of its choosing.
     """
-    form = SsoLoginForm(request.POST or None, initial={"next": request.GET.get("next", "")})
+    # A link may prefill the address (the invitation page does, with the invited email).
+    initial = {
+        "next": request.GET.get("next", ""),
+        "organization": request.GET.get("organization", "")[:254],
+    }
+    form = SsoLoginForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         org = services.organization_for_sso(form.cleaned_data["organization"])
         app = services.sso_app_for_login(org) if org is not None else None

@@ -12,9 +12,10 @@ from django.urls import reverse
 
 from checkins import portability
 from checkins import services as cadence
-from checkins.models import Meeting, OrgExport
+from checkins.models import Meeting, OrgExport, Report
+from checkins.reports import report_request
 from cycles import services as okr
-from cycles.models import Level, Objective
+from cycles.models import Cycle, Level, Objective
 from okrapp import services as core
 from okrapp.models import Membership, User
 
@@ -22,7 +23,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def full_acme(acme, alice, bob, carol, erin, engineering, cycle, objective, kr, kr2):
+def full_acme(
+    acme, alice, bob, carol, erin, engineering, cycle, objective, kr, kr2,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
     """Acme with a row in every section of the archive."""
     company = okr.objective_create(
         org=acme,
@@ -59,6 +63,9 @@ def full_acme(acme, alice, bob, carol, erin, engineering, cycle, objective, kr, 
         what_to_change="Start early",
         reason="other",
     )
+    with django_capture_on_commit_callbacks(execute=True):  # the worker builds it (eager)
+        report_request(org=acme, by=alice, cycle=cycle)
+    assert Report.objects.for_org(acme).get().is_ready
     return acme
 
 
@@ -75,7 +82,7 @@ def _export(client, org, capture):
 def _normalise(archive: dict) -> dict:
     """Ids (and the name, slug, export time) are the organisation's own: compare by position,
     and people by email."""
-    data = {k: v for k, v in archive.items() if k not in ("exported_at", "reports")}
+    data = {k: v for k, v in archive.items() if k != "exported_at"}
     data["organization"] = {
         k: v for k, v in archive["organization"].items() if k not in ("slug", "name")
     }
@@ -101,6 +108,15 @@ def _normalise(archive: dict) -> dict:
         if model is Membership:
             out.sort(key=lambda r: r["email"])
         data[section] = out
+    # A restored report is rebuilt from the restored data: its finish time is the rebuild's.
+    data["reports"] = [
+        {
+            **{k: v for k, v in r.items() if k not in ("id", "finished_at")},
+            "cycle_id": key_of[Cycle][r["cycle_id"]],
+            "generated_by_id": key_of[Membership].get(r["generated_by_id"]),
+        }
+        for r in archive["reports"]
+    ]
     return data
 
 
@@ -121,14 +137,26 @@ def test_round_trip_export_import_export_loses_nothing(
 
     # Alice opens a new, empty organisation and imports the archive.
     new_org = core.organization_create(user=alice.user, name="Acme Two", slug="acme-two")
-    response = client.post(
-        reverse("org_import", kwargs={"org_slug": new_org.slug}),
-        {"archive": SimpleUploadedFile("acme.json", first, "application/json")},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the report rebuild runs
+        response = client.post(
+            reverse("org_import", kwargs={"org_slug": new_org.slug}),
+            {"archive": SimpleUploadedFile("acme.json", first, "application/json")},
+        )
     assert response.status_code == 302, response.content.decode()[:2000]
     second = json.loads(_export(client, new_org, django_capture_on_commit_callbacks))
 
+    assert archive["reports"] and archive["reports"][0]["status"] == "ready"
     assert _normalise(second) == _normalise(archive)
+    assert second["reports"][0]["finished_at"]
+    # The rebuilt report says what the original said, figure for figure.
+    original = Report.objects.for_org(full_acme).get()
+    restored = Report.objects.for_org(new_org).get()
+    assert restored.is_ready and restored.cycle.name == original.cycle.name
+    assert restored.csv_file.read() == original.csv_file.read()
+    assert b"0.7" in restored.csv_file.open("rb").read()
+    assert restored.pdf_file.size > 0 and restored.html_file.size > 0
+    # Restoring mails nobody: the generation counts as already mailed.
+    assert restored.mailed_generation == restored.generation
     assert not Meeting.objects.for_org(new_org).exclude(private_notes="").exists()
     assert Objective.objects.for_org(new_org).filter(title="Acme secret objective").count() == 0
     # carol's account is reused (same user), nobody got a password from the import.
@@ -213,3 +241,50 @@ def test_members_get_403_and_outsiders_404(client, login, acme, alice, bob, caro
 def test_archive_names_no_other_organisation(full_acme, mallory):
     text = portability.dumps(portability.build_archive(full_acme)).decode()
     assert "globex" not in text.lower() and not re.search("mallory", text)
+
+
+def test_a_failed_report_is_restored_failed_and_nobody_is_mailed(
+    full_acme, alice, mailoutbox, django_capture_on_commit_callbacks
+):
+    archive = portability.build_archive(full_acme)
+    archive["reports"][0].update(status="failed", error="RuntimeError: fonts missing")
+    new_org = core.organization_create(user=alice.user, name="Acme Two", slug="acme-two")
+    admin = Membership.objects.for_org(new_org).get(user=alice.user)
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        counts = portability.import_archive(org=new_org, by=admin, archive=archive)
+    assert counts["reports"] == 1
+    restored = Report.objects.for_org(new_org).get()
+    assert (restored.status, restored.error) == ("failed", "RuntimeError: fonts missing")
+    assert not restored.csv_file
+    assert not callbacks and not mailoutbox
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda a: a["reports"][0].update(cycle_id=999999),
+        lambda a: a["reports"].append(dict(a["reports"][0])),
+        lambda a: a.update(reports={"not": "a list"}),
+        lambda a: a["reports"][0].update(generated_by_id=424242),
+    ],
+)
+def test_a_damaged_report_section_is_400_and_imports_nothing(
+    client, login, full_acme, alice, damage
+):
+    archive = portability.build_archive(full_acme)
+    damage(archive)
+    new_org = core.organization_create(user=alice.user, name="Acme Two", slug="acme-two")
+    login(alice)
+    response = client.post(
+        reverse("org_import", kwargs={"org_slug": new_org.slug}),
+        {
+            "archive": SimpleUploadedFile(
+                "acme.json", portability.dumps(archive), "application/json"
+            )
+        },
+    )
+    assert response.status_code == 400
+    assert "damaged" in response.content.decode()
+    assert not Cycle.objects.for_org(new_org).exists()
+    assert not Report.objects.for_org(new_org).exists()

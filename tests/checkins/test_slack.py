@@ -368,3 +368,62 @@ def test_the_check_in_button_opens_the_modal(client, acme, carol_on_slack, kr, f
     }
     assert _interact(client, payload).status_code == 200
     assert fake_chat.calls("views.open")[0].json["trigger_id"] == "9.8.7"
+
+
+# --- Secrets at rest ------------------------------------------------------------------------------
+
+
+def _raw_integration(pk):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT slack_bot_token, slack_signing_secret, teams_webhook_url "  # noqa: S608
+            f"FROM {Integration._meta.db_table} WHERE id = %s",
+            [pk],
+        )
+        return cursor.fetchone()
+
+
+def test_credentials_are_encrypted_in_the_database(acme, connected):  # noqa: F811
+    integration = Integration.objects.for_org(acme).get()
+    stored = _raw_integration(integration.pk)
+    plain = (BOT_TOKEN, SIGNING_SECRET, integration.teams_webhook_url)
+    assert all(plain), plain
+    for value, secret in zip(stored, plain, strict=True):
+        assert secret not in value and value.startswith("gAAAAA")
+    assert (
+        integration.slack_bot_token,
+        integration.slack_signing_secret,
+    ) == (BOT_TOKEN, SIGNING_SECRET)
+
+
+def test_the_migration_encrypts_credentials_stored_in_plaintext(acme, connected):  # noqa: F811
+    import importlib
+
+    from django.db import connection
+
+    integration = Integration.objects.for_org(acme).get()
+    webhook = integration.teams_webhook_url
+    with connection.cursor() as cursor:  # as the rows were before the migration
+        cursor.execute(
+            f"UPDATE {Integration._meta.db_table} SET slack_bot_token = %s, "  # noqa: S608
+            "slack_signing_secret = %s, teams_webhook_url = %s WHERE id = %s",
+            [BOT_TOKEN, SIGNING_SECRET, webhook, integration.pk],
+        )
+    migration = importlib.import_module("checkins.migrations.0009_encrypt_integration_secrets")
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    editor = SimpleNamespace(connection=connection)  # all the data step uses of the editor
+    migration.encrypt(apps, editor)
+    once = _raw_integration(integration.pk)
+    migration.encrypt(apps, editor)  # a second run leaves tokens alone
+    assert _raw_integration(integration.pk) == once
+    assert BOT_TOKEN not in "".join(once) and SIGNING_SECRET not in "".join(once)
+    integration.refresh_from_db()
+    assert (integration.slack_bot_token, integration.teams_webhook_url) == (BOT_TOKEN, webhook)
+
+    migration.decrypt(apps, editor)
+    assert _raw_integration(integration.pk) == (BOT_TOKEN, SIGNING_SECRET, webhook)
