@@ -35,7 +35,20 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    FloatField,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Abs, Cast, Greatest, Least, Lower, NullIf
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -862,23 +875,114 @@ def _visible_checkins(org: Organization, viewer: Membership, cycle: Cycle):
     return checkins if readable is None else checkins.filter(readable)
 
 
+def capped_progress_sql(value, prefix: str = "key_result__"):
+    """The SQL twin of ``capped(raw_progress(...))`` of the key result at ``prefix`` for
+    ``value``, in floating point (good for ranking; exact figures come from Python); NULL
+    where ``progress_at`` says None (a key result that cannot say)."""
+    real = FloatField()
+    one, zero = Value(1.0, output_field=real), Value(0.0, output_field=real)
+
+    def kr(name: str):
+        return F(f"{prefix}{name}")
+
+    def flag(condition):
+        return Case(When(condition, then=one), default=zero, output_field=real)
+
+    linear_directions = (scoring.Direction.INCREASE, scoring.Direction.DECREASE)
+    start, target = kr("start_value"), kr("target_value")
+    lower, upper = kr("lower_bound"), kr("upper_bound")
+    # Cast first: SQLite divides whole numbers as integers.
+    linear = Least(
+        Greatest(Cast(value - start, real) / NullIf(Cast(target - start, real), zero), zero),
+        one,
+    )
+    return Case(
+        When(
+            Q(**{f"{prefix}kind": scoring.Kind.MILESTONE}),
+            then=flag(GreaterThanOrEqual(value, 1)),
+        ),
+        When(
+            Q(**{f"{prefix}direction__in": linear_directions}),
+            then=Case(
+                When(
+                    Q(**{f"{prefix}start_value__isnull": False})
+                    & Q(**{f"{prefix}target_value__isnull": False}),
+                    then=linear,
+                ),
+                default=None,
+                output_field=real,
+            ),
+        ),
+        When(
+            Q(**{f"{prefix}direction": scoring.Direction.STAY_BETWEEN})
+            & Q(**{f"{prefix}lower_bound__isnull": False})
+            & Q(**{f"{prefix}upper_bound__isnull": False}),
+            then=Case(
+                When(GreaterThan(lower, upper), then=None),
+                When(
+                    GreaterThanOrEqual(value, lower) & LessThanOrEqual(value, upper),
+                    then=one,
+                ),
+                default=zero,
+                output_field=real,
+            ),
+        ),
+        When(
+            Q(**{f"{prefix}direction": scoring.Direction.STAY_AT_LEAST})
+            & Q(**{f"{prefix}target_value__isnull": False}),
+            then=flag(GreaterThanOrEqual(value, target)),
+        ),
+        When(
+            Q(**{f"{prefix}direction": scoring.Direction.STAY_AT_MOST})
+            & Q(**{f"{prefix}target_value__isnull": False}),
+            then=flag(LessThanOrEqual(value, target)),
+        ),
+        default=None,
+        output_field=real,
+    )
+
+
+#: Key results ranked in SQL before the exact figures are worked out for the top ones: a
+#: margin for SQL's and Python's rounding to disagree at the edge of the top five.
+MOVER_CANDIDATES = 4 * MOVERS
+
+
 def _movers(org: Organization, viewer: Membership, cycle: Cycle, week: date) -> list[Mover]:
     """Key results whose progress moved most between last week's and this week's check-ins
-    (one query)."""
-    last_week = CheckIn.objects.for_org(org).filter(
-        key_result=OuterRef("key_result"), week=week - timedelta(weeks=1)
+    (one query: SQL ranks every key result on a join of the two weeks, and only the top
+    few rows are read and worked out exactly)."""
+    krs = (
+        KeyResult.objects.for_org(org)
+        .in_cycle(cycle)
+        .exclude(objective__status=ObjectiveStatus.ARCHIVED)
+        .annotate(
+            this_week=FilteredRelation("checkins", condition=Q(checkins__week=week)),
+            last_week=FilteredRelation(
+                "checkins", condition=Q(checkins__week=week - timedelta(weeks=1))
+            ),
+        )
+        .filter(this_week__isnull=False, last_week__isnull=False)
     )
+    readable = readable_objectives_q(viewer, "objective__")
+    # Private objectives the viewer may not read are left out: a change is content.
+    if readable is not None:
+        krs = krs.filter(readable)
     rows = (
-        _visible_checkins(org, viewer, cycle)
-        .filter(week=week)
-        .annotate(before=Subquery(last_week.values("value")[:1]))
-        .filter(before__isnull=False)
-        .select_related("key_result__objective", "key_result__owner__user")
+        krs.annotate(
+            after=F("this_week__value"),
+            before=F("last_week__value"),
+            change=capped_progress_sql(F("this_week__value"), "")
+            - capped_progress_sql(F("last_week__value"), ""),
+        )
+        .filter(change__isnull=False)
+        .exclude(change=0)
+        .annotate(size=Abs("change"))
+        .select_related("objective", "owner__user")
+        .order_by("-size", Lower("title"), "id")[:MOVER_CANDIDATES]
     )
     movers = []
-    for checkin in rows:
-        kr = checkin.key_result
-        before, after = progress_at(kr, checkin.before), progress_at(kr, checkin.value)
+    for kr in rows:
+        before, after = progress_at(kr, kr.before), progress_at(kr, kr.after)
         if before is None or after is None:
             continue
         mover = Mover(kr=kr, before=before, after=after)

@@ -299,3 +299,56 @@ def test_streaks_run_over_complete_weeks():
     assert dashboards.streaks(rates(1, 1, 0, 1, 1, future=3), this) == (2, 2)
     # A closed cycle: its last week is not "this week" and breaks the run.
     assert dashboards.streaks(rates(1, 1, 0, 1, 0), monday + timedelta(weeks=20)) == (0, 2)
+
+
+@pytest.mark.django_db
+def test_movers_rank_in_sql_with_the_python_progress_rules(acme, alice):
+    """The SQL ranking of "biggest movers" agrees with ``progress_at`` for every kind and
+    direction, including where Python says the key result cannot tell (NULL)."""
+    from django.db.models import Value
+
+    from cycles.models import KeyResult
+
+    objective = ObjectiveFactory(organization=acme, owner=alice, cycle=active_cycle(acme))
+    shapes = [
+        {"kind": "number", "direction": "increase", "start_value": D(0), "target_value": D(8)},
+        {"kind": "percent", "direction": "decrease", "start_value": D(90), "target_value": D(30)},
+        {"kind": "milestone", "direction": "increase", "start_value": D(0), "target_value": D(1)},
+        {"kind": "number", "direction": "stay_at_least", "target_value": D(5)},
+        {"kind": "number", "direction": "stay_at_most", "target_value": D(5)},
+        {
+            "kind": "number",
+            "direction": "stay_between",
+            "lower_bound": D(3),
+            "upper_bound": D(6),
+            "target_value": D(6),
+        },
+    ]
+    krs = [KeyResultFactory(objective=objective, current_value=None, **s) for s in shapes]
+    for value in (D(-5), D(0), D(1), D(3), D("4.5"), D(6), D(7), D(95)):
+        rows = dict(
+            KeyResult.objects.for_org(acme)
+            .filter(pk__in=[kr.pk for kr in krs])
+            .annotate(sql=dashboards.capped_progress_sql(Value(value), ""))
+            .values_list("pk", "sql")
+        )
+        for kr in krs:
+            python = dashboards.progress_at(kr, value)
+            expected = None if python is None else float(scoring_capped(python))
+            assert rows[kr.pk] == pytest.approx(expected, abs=1e-4), (kr.direction, value)
+    # A key result whose start equals its target (refused by the forms) cannot say.
+    KeyResult.objects.for_org(acme).filter(pk=krs[0].pk).update(target_value=D(0))
+    assert (
+        KeyResult.objects.for_org(acme)
+        .filter(pk=krs[0].pk)
+        .annotate(sql=dashboards.capped_progress_sql(Value(D(4)), ""))
+        .values_list("sql", flat=True)
+        .get()
+        is None
+    )
+
+
+def scoring_capped(value):
+    from cycles import scoring
+
+    return scoring.capped(value)

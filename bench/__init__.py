@@ -1,0 +1,1 @@
+"""Benchmarks (not part of the test suite); ``bench/run`` is the one command."""
