@@ -10,31 +10,18 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from cycles.models import CycleState, KeyResult, Objective, ReviewStatus
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/acme/$"))
-
-
-def _log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-
-
 def test_plan_a_cycle_write_aligned_okrs_and_review_them(
-    live_server, page: Page, acme, alice, bob, erin, engineering
+    live_server, page: Page, log_in, log_out, acme, alice, bob, erin, engineering
 ):
     base = live_server.url
     today = timezone.localdate()
 
     # The admin sets up the quarter and opens it.
-    _log_in(page, base, alice.email)
+    log_in(alice)
     page.get_by_role("link", name="Cycles", exact=True).click()
     page.fill("input[name=name]", "Launch quarter")
     page.fill("input[name=start_date]", (today - timedelta(days=10)).isoformat())
@@ -57,10 +44,10 @@ def test_plan_a_cycle_write_aligned_okrs_and_review_them(
     page.fill("textarea[name=mission_link]", "A helpful robot in every workshop")
     page.get_by_role("button", name="Create objective").click()
     expect(page.get_by_role("heading", name="Delight every workshop owner")).to_be_visible()
-    _log_out(page)
+    log_out()
 
     # The manager writes the team's objective, aligned upward, with two key results.
-    _log_in(page, base, bob.email)
+    log_in(bob)
     page.goto(f"{base}/acme/teams/engineering/okrs/")
     page.get_by_role("link", name="New team objective").click()
     expect(page.locator("select[name=level]")).to_have_value("2")
@@ -87,10 +74,10 @@ def test_plan_a_cycle_write_aligned_okrs_and_review_them(
     expect(page.get_by_role("heading", name="Make setup effortless")).to_be_visible()
     expect(page.locator(".kr-detail")).to_have_count(2)
     expect(page.get_by_role("link", name="Delight every workshop owner")).to_be_visible()
-    _log_out(page)
+    log_out()
 
     # The OKR Master reviews it and asks for a change.
-    _log_in(page, base, erin.email)
+    log_in(erin)
     page.get_by_role("link", name="Review queue").click()
     card = page.locator("article.review-item", has_text="Make setup effortless")
     card.get_by_label("Changes requested").check()
@@ -99,10 +86,10 @@ def test_plan_a_cycle_write_aligned_okrs_and_review_them(
     expect(
         card.get_by_text("Asked the owner of “Make setup effortless” for changes.")
     ).to_be_visible()
-    _log_out(page)
+    log_out()
 
     # The owner sees the request on their own page.
-    _log_in(page, base, bob.email)
+    log_in(bob)
     page.get_by_role("link", name="My OKRs").click()
     expect(page.get_by_text("The OKR Master asked for a change")).to_be_visible()
     expect(page.get_by_text("Say how many owners finish setup alone.")).to_be_visible()

@@ -4,7 +4,6 @@ invites a colleague, who accepts from the mail and logs in."""
 import re
 
 import pytest
-from django.core import mail
 from playwright.sync_api import Page, expect
 
 from okrapp.models import Membership, Organization
@@ -12,7 +11,9 @@ from okrapp.models import Membership, Organization
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_sign_up_set_up_an_organisation_and_invite_a_colleague(live_server, page: Page):
+def test_sign_up_set_up_an_organisation_and_invite_a_colleague(
+    live_server, page: Page, log_in, log_out, mails
+):
     base = live_server.url
 
     # Sign up.
@@ -47,12 +48,11 @@ def test_sign_up_set_up_an_organisation_and_invite_a_colleague(live_server, page
 
     org = Organization.objects.get(slug="initech")
     assert org.mission == "Make printers that never jam."
-    assert len(mail.outbox) == 1
-    link = re.search(r"https?://\S+/invitations/\S+/", mail.outbox[0].body).group(0)
-    path = "/" + link.split("/", 3)[3]
+    assert len(mails.all()) == 1
+    path = mails.link(mails.to("milton@initech.example")[0], "/invitations/")
 
     # The founder logs out; the colleague opens the link and joins.
-    page.get_by_role("button", name="Log out").click()
+    log_out()
     page.goto(f"{base}{path}")
     expect(page.get_by_text("Initech").first).to_be_visible()
     page.fill("input[name=full_name]", "Milton Waddams")
@@ -63,11 +63,7 @@ def test_sign_up_set_up_an_organisation_and_invite_a_colleague(live_server, page
     expect(page.get_by_text("Make printers that never jam.")).to_be_visible()
 
     # And logs in again later with the new password.
-    page.get_by_role("button", name="Log out").click()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", "milton@initech.example")
-    page.fill("input[name=password]", "my-red-stapler-42")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/initech/$"))
+    log_out()
+    log_in("milton@initech.example", password="my-red-stapler-42", lands_on=r"/initech/$")
     milton = Membership.objects.for_org(org).get(user__email="milton@initech.example")
     assert milton.role == Membership.Role.MEMBER and milton.active

@@ -12,35 +12,16 @@ from checkins.models import Report, ReportStatus
 from cycles import services
 from cycles.models import Level
 from tests.checkins.report_org import poppler
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/acme/$"))
-
-
-def _log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-
-
 @pytest.fixture
-def ending_quarter(acme, alice, carol):
+def ending_quarter(acme, carol, active_cycle):
     today = date.today()
-    cycle = services.cycle_create(
-        org=acme,
-        by=alice,
-        name="Ending quarter",
-        start_date=today - timedelta(days=85),
-        end_date=today + timedelta(days=3),
+    cycle = active_cycle(
+        "Ending quarter", starts=today - timedelta(days=85), ends=today + timedelta(days=3)
     )
-    for state in ("planning", "active"):
-        cycle = services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
     objective = services.objective_create(
         org=acme,
         by=carol,
@@ -64,24 +45,34 @@ def ending_quarter(acme, alice, carol):
 
 
 def test_close_scoring_watch_the_report_and_download_it(
-    live_server, page: Page, acme, alice, bob, carol, engineering, ending_quarter, tmp_path
+    live_server,
+    page: Page,
+    log_in,
+    log_out,
+    acme,
+    alice,
+    bob,
+    carol,
+    engineering,
+    ending_quarter,
+    tmp_path,
 ):
     cycle, kr = ending_quarter
     base = live_server.url
     cycle_url = f"{base}/acme/cycles/{cycle.pk}/"
 
     # The admin starts scoring.
-    _log_in(page, base, alice.email)
+    log_in(alice)
     page.goto(cycle_url)
     page.get_by_role("link", name="Start scoring").click()
     page.get_by_role("button", name="Start scoring").click()
     expect(page.get_by_text("Ending quarter is now scoring.")).to_be_visible()
     # No report yet: the cycle page's report card says so (loaded by htmx).
     expect(page.get_by_text("No report yet")).to_be_visible()
-    _log_out(page)
+    log_out()
 
     # The owner self-scores with a reflection.
-    _log_in(page, base, carol.email)
+    log_in(carol)
     page.goto(f"{base}/acme/cycles/{cycle.pk}/scoring/")
     row = page.locator(f"#kr-{kr.pk}")
     row.get_by_label("Your score").fill("0.5")
@@ -90,10 +81,10 @@ def test_close_scoring_watch_the_report_and_download_it(
     row.get_by_label("Main reason").select_option("too_ambitious")
     row.get_by_role("button", name=re.compile("^Save")).click()
     expect(page.get_by_text("All scored. Thank you!")).to_be_visible()
-    _log_out(page)
+    log_out()
 
     # The admin closes scoring: the report is requested and built.
-    _log_in(page, base, alice.email)
+    log_in(alice)
     page.goto(cycle_url)
     page.get_by_role("link", name="Close cycle").click()
     page.get_by_role("button", name="Close cycle").click()

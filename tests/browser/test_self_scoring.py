@@ -11,35 +11,16 @@ from playwright.sync_api import Page, expect
 
 from cycles import services
 from cycles.models import CycleState, KeyResultScore, Level
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/acme/$"))
-
-
-def _log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-
-
 @pytest.fixture
-def ending_quarter(acme, alice, carol):
+def ending_quarter(acme, carol, active_cycle):
     today = date.today()
-    cycle = services.cycle_create(
-        org=acme,
-        by=alice,
-        name="Ending quarter",
-        start_date=today - timedelta(days=85),
-        end_date=today + timedelta(days=3),
+    cycle = active_cycle(
+        "Ending quarter", starts=today - timedelta(days=85), ends=today + timedelta(days=3)
     )
-    for state in ("planning", "active"):
-        cycle = services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
     objective = services.objective_create(
         org=acme,
         by=carol,
@@ -63,23 +44,23 @@ def ending_quarter(acme, alice, carol):
 
 
 def test_score_a_committed_key_result_and_the_manager_comments(
-    live_server, page: Page, acme, alice, bob, carol, engineering, ending_quarter
+    live_server, page: Page, log_in, log_out, acme, alice, bob, carol, engineering, ending_quarter
 ):
     cycle, kr = ending_quarter
     base = live_server.url
     cycle_url = f"{base}/acme/cycles/{cycle.pk}/"
 
     # The admin moves the active cycle to scoring, after reading what that means.
-    _log_in(page, base, alice.email)
+    log_in(alice)
     page.goto(cycle_url)
     page.get_by_role("link", name="Start scoring").click()
     expect(page.get_by_text("every key result owner is asked to self-score")).to_be_visible()
     page.get_by_role("button", name="Start scoring").click()
     expect(page.get_by_text("Ending quarter is now scoring.")).to_be_visible()
-    _log_out(page)
+    log_out()
 
     # The owner is called to score from the cycle page.
-    _log_in(page, base, carol.email)
+    log_in(carol)
     page.goto(cycle_url)
     expect(page.get_by_text("You have scored 0 of your 1 key results.")).to_be_visible()
     page.get_by_role("link", name="Score your key results").click()
@@ -110,10 +91,10 @@ def test_score_a_committed_key_result_and_the_manager_comments(
     page.reload()
     expect(page.get_by_text("All scored. Thank you!")).to_be_visible()
     expect(page.locator(f"#kr-{kr.pk}").get_by_label("Your score")).to_have_value("0.5")
-    _log_out(page)
+    log_out()
 
     # The manager reads the score on the team page and comments.
-    _log_in(page, base, bob.email)
+    log_in(bob)
     page.goto(cycle_url)
     page.get_by_role("link", name="Team scores").click()
     item = page.locator(f"#score-{kr.pk}")

@@ -2,10 +2,8 @@
 exactly as Slack would, signed) and then sees the value on the key result's page."""
 
 import json
-import re
 import urllib.parse
 import urllib.request
-from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -15,7 +13,6 @@ from checkins import integrations
 from checkins.slack import sign
 from cycles import services as okr
 from cycles.models import Level
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,17 +20,8 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 @pytest.fixture
-def carols_kr(acme, alice, carol):
-    today = date.today()
-    cycle = okr.cycle_create(
-        org=acme,
-        by=alice,
-        name="This quarter",
-        start_date=today - timedelta(days=30),
-        end_date=today + timedelta(days=60),
-    )
-    for state in ("planning", "active"):
-        cycle = okr.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+def carols_kr(acme, carol, active_cycle):
+    cycle = active_cycle()
     objective = okr.objective_create(
         org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol, title="Calibrate"
     )
@@ -50,7 +38,7 @@ def carols_kr(acme, alice, carol):
 
 
 def test_check_in_from_slack_and_see_it_on_the_kr_page(
-    live_server, page: Page, acme, alice, carol, carols_kr
+    live_server, page: Page, log_in, acme, alice, carol, carols_kr
 ):
     integrations.integration_save(
         org=acme,
@@ -93,11 +81,7 @@ def test_check_in_from_slack_and_see_it_on_the_kr_page(
         assert response.status == 200
         assert json.loads(response.read()) == {"response_action": "clear"}
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", carol.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/acme/$"))
+    log_in(carol)
     page.goto(f"{live_server.url}/acme/key-results/{kr.pk}/")
     expect(page.locator(".timeline-value").first).to_contain_text("23.5")
     expect(page.locator(".timeline-note").first).to_have_text("Sent from Slack")

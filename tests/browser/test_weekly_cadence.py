@@ -3,7 +3,6 @@ burn-ups move; their manager acknowledges with a reply, gives kudos and opens th
 whose agenda puts the need-help check-in first; the staff member sees the reply and kudos."""
 
 import re
-from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -12,36 +11,14 @@ from playwright.sync_api import Page, expect
 from checkins.models import Acknowledgement, Kudos, Meeting
 from cycles import services as okr
 from cycles.models import Level
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/acme/$"))
-
-
-def _log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-
-
 @pytest.fixture
-def carols_key_results(acme, alice, carol):
+def carols_key_results(acme, carol, active_cycle):
     """An active cycle around today (the suite runs on the real clock), and three KRs."""
-    today = date.today()
-    cycle = okr.cycle_create(
-        org=acme,
-        by=alice,
-        name="This quarter",
-        start_date=today - timedelta(days=30),
-        end_date=today + timedelta(days=60),
-    )
-    for state in ("planning", "active"):
-        cycle = okr.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    cycle = active_cycle()
     objective = okr.objective_create(
         org=acme,
         by=carol,
@@ -70,13 +47,12 @@ def carols_key_results(acme, alice, carol):
 
 
 def test_check_in_acknowledge_give_kudos_and_prepare_the_one_on_one(
-    live_server, page: Page, acme, alice, bob, carol, carols_key_results
+    live_server, page: Page, log_in, log_out, acme, alice, bob, carol, carols_key_results
 ):
-    base = live_server.url
     help_kr, success_kr, guides_kr = carols_key_results
 
     # The staff member checks in on all three key results from My week.
-    _log_in(page, base, carol.email)
+    log_in(carol)
     page.get_by_role("link", name="My week").click()
     expect(page.get_by_text("3 key results")).to_be_visible()
     expect(page.locator("circle.burnup-point")).to_have_count(0)
@@ -99,10 +75,10 @@ def test_check_in_acknowledge_give_kudos_and_prepare_the_one_on_one(
     expect(page.locator("circle.burnup-point")).to_have_count(3)
     page.reload()
     expect(page.get_by_text("Done for this week.")).to_be_visible()
-    _log_out(page)
+    log_out()
 
     # The manager acknowledges: the need-help check-in comes first.
-    _log_in(page, base, bob.email)
+    log_in(bob)
     page.get_by_role("link", name="To acknowledge").click()
     rows = page.locator("li.ack-item")
     expect(rows).to_have_count(3)
@@ -139,10 +115,10 @@ def test_check_in_acknowledge_give_kudos_and_prepare_the_one_on_one(
     expect(page.get_by_label("Order a spare rig")).not_to_be_checked()
     page.get_by_label("Order a spare rig").check()
     expect(page.locator("li.action-item.is-done")).to_have_count(1)
-    _log_out(page)
+    log_out()
 
     # The staff member sees the reply on My week and the kudos in the feed.
-    _log_in(page, base, carol.email)
+    log_in(carol)
     page.get_by_role("link", name="My week").click()
     reply = page.locator(f"#kr-{success_kr.pk} .kr-card-ack")
     expect(reply).to_contain_text("Seen by Bob Lin")
