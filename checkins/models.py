@@ -356,7 +356,10 @@ class NotificationClaim(TenantModel):
 
     The tick inserts the row before anything is sent (the unique constraint makes two
     ticks agree); a worker moves it claimed → sending → sent. A row left in "sending" means
-    a worker died while handing the mail over: it is reported, never re-sent blindly.
+    a worker died while handing the mail over: it is never re-sent blindly. Its mail carries
+    :attr:`message_id`, the same on every attempt; when the mail backend keeps a ledger it
+    says whether that mail was delivered, and the tick marks the row sent or sends it
+    (``checkins.reminders.recover_stuck``); otherwise the row is reported to admins.
     """
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
@@ -381,6 +384,15 @@ class NotificationClaim(TenantModel):
             ),
         ]
         indexes = [models.Index(fields=["organization", "status"])]
+
+    @property
+    def message_id(self) -> str:
+        """The ``Message-ID`` of this claim's mail. The batch (a random id of the tick that
+        inserted the row) keeps it unique even when ids repeat after a database reset while
+        the mail folder stays."""
+        from okrapp.mail import stable_message_id
+
+        return stable_message_id(f"notification.{self.pk}.{self.batch}")
 
 
 # --- Reports ------------------------------------------------------------------------------------

@@ -2,8 +2,12 @@
 
 A worker moves each claim claimed → sending with a conditional UPDATE (only one worker can
 win it), sends, then marks it sent. If the mail server refuses, the claim goes back to
-"claimed" for a retry; if the worker dies in between, the claim stays "sending" and is
-reported (``reminders.stuck_claims``) instead of being sent twice.
+"claimed" for a retry. If the worker dies in between, the claim stays "sending": nobody
+knows whether the mail went, so it is never sent again on a guess. Each mail carries the
+claim's ``Message-ID`` (``NotificationClaim.message_id``, the same on every attempt); the
+tick asks the mail backend about claims stuck past their lease
+(``reminders.recover_stuck``): delivered → sent, provably not delivered → claimed again,
+backend cannot tell (SMTP, chat) → reported to admins (``reminders.stuck_claims``).
 """
 
 from __future__ import annotations
@@ -270,6 +274,7 @@ def _send_one(org, claim: NotificationClaim, mail: Mail | None, links, counts) -
                 template=mail.template,
                 language=person.language,
                 context={"org": org, "person": person, "week": claim.week, **links, **mail.context},
+                message_id=claim.message_id,
             )
         else:
             integrations.deliver(org, claim, mail, links)

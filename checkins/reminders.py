@@ -6,21 +6,35 @@ person's own clock in Python (cheap, and exact across time zones and DST), then 
 them with one ``bulk_create(ignore_conflicts=True)`` on the unique (person, week, kind,
 channel) row. Only the rows this call inserted are returned, so two ticks running at once
 split the work instead of doubling it.
+
+Crashes. A claim has a lease (:func:`lease`, ten minutes unless
+``NOTIFICATION_LEASE_SECONDS`` says otherwise). "claimed" past it: the task carrying it
+was lost, and the tick dispatches it again (a claim is won by one worker, so a duplicate
+task sends nothing twice). "sending" past it: a worker died between taking the claim and
+marking it sent, and the mail may or may not have gone. :func:`recover_stuck` asks the
+mail backend about the claim's ``Message-ID``; only a definite answer moves the row
+(delivered → sent; not delivered → claimed, sent again under the same ``Message-ID``,
+which a ledger backend refuses to deliver twice). A backend that cannot answer (SMTP)
+and chat channels leave the row "sending", shown to admins (:func:`stuck_claims`).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from checkins.integrations import recipients_by_channel
 from checkins.models import (
     AwayPeriod,
+    Channel,
     CheckIn,
     ClaimStatus,
     NotificationClaim,
@@ -28,11 +42,24 @@ from checkins.models import (
 )
 from checkins.services import current_week
 from cycles.models import Cycle, CycleState, KeyResult, KeyResultScore, ObjectiveStatus
+from okrapp import mail
 from okrapp.models import Membership, Organization, TeamMembership
+
+log = logging.getLogger(__name__)
 
 # A claim still "claimed" this long after the tick was never picked up (lost message):
 # the next tick dispatches it again. "sending" this long means a worker died mid-send.
 STALE_AFTER = timedelta(minutes=10)
+# A claim whose worker died this many times is left to people: re-sending it again would
+# only kill the next worker (a mail that cannot be built or handed over).
+MAX_ATTEMPTS = 5
+
+
+def lease() -> timedelta:
+    """How long a claim may stay "claimed" or "sending" before the tick acts on it. Far
+    longer than any send takes; ``NOTIFICATION_LEASE_SECONDS`` shortens it (tests)."""
+    seconds = getattr(settings, "NOTIFICATION_LEASE_SECONDS", None)
+    return STALE_AFTER if seconds is None else timedelta(seconds=seconds)
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
@@ -231,18 +258,80 @@ def claim_due(org: Organization, now: datetime | None = None) -> list[int]:
             claimed += claim(org, ids, week, kind, channel=channel, now=now)
     lost = (
         NotificationClaim.objects.for_org(org)
-        .filter(status=ClaimStatus.CLAIMED, claimed_at__lt=now - STALE_AFTER)
+        .filter(status=ClaimStatus.CLAIMED, claimed_at__lt=now - lease())
         .exclude(pk__in=claimed)
     )
     return claimed + list(lost.values_list("id", flat=True))
 
 
 def stuck_claims(org: Organization, now: datetime | None = None):
-    """Claims a worker began to send and never finished: the mail may or may not have
-    gone, so they are shown to people rather than sent again."""
+    """Claims a worker began to send and never finished, and that :func:`recover_stuck`
+    could not settle: the mail may or may not have gone, so they are shown to people
+    rather than sent again."""
     now = now or timezone.now()
     return (
         NotificationClaim.objects.for_org(org)
-        .filter(Q(status=ClaimStatus.SENDING) & Q(sending_at__lt=now - STALE_AFTER))
+        .filter(Q(status=ClaimStatus.SENDING) & Q(sending_at__lt=now - lease()))
         .select_related("membership__user")
     )
+
+
+@dataclass
+class Recovery:
+    sent: int = 0  # delivered before the worker died: marked sent
+    requeued: int = 0  # provably not delivered: claimed again
+    unknown: int = 0  # the mail backend cannot tell: left to people
+
+
+def recover_stuck(org: Organization, now: datetime | None = None) -> Recovery:
+    """Settle the mails of claims left "sending" past the lease, where that is provable.
+
+    The mail backend is asked about each claim's ``Message-ID``: delivered → "sent";
+    not delivered → "claimed" again (the tick's lost-claim sweep dispatches it). Each move
+    is a conditional UPDATE on "still sending since before the cutoff", so a claim a live
+    worker finished, or took again, in the meantime is left alone. Should a worker that was
+    merely slow deliver after the answer "not delivered", the re-send carries the same
+    ``Message-ID`` and the ledger backend refuses the second copy. A backend without a
+    ledger (SMTP) cannot answer: nothing moves, :func:`stuck_claims` reports the rows.
+    """
+    now = now or timezone.now()
+    cutoff = now - lease()
+    stuck = list(
+        NotificationClaim.objects.for_org(org)
+        .filter(
+            status=ClaimStatus.SENDING,
+            sending_at__lt=cutoff,
+            channel=Channel.EMAIL,
+            attempts__lt=MAX_ATTEMPTS,
+        )
+        .only("id", "batch")
+    )
+    result = Recovery()
+    if not stuck:
+        return result
+    answer = mail.delivered(c.message_id for c in stuck)
+    if answer is None:
+        result.unknown = len(stuck)
+        return result
+    still_sending = NotificationClaim.objects.for_org(org).filter(
+        status=ClaimStatus.SENDING, sending_at__lt=cutoff
+    )
+    done = [c.pk for c in stuck if c.message_id in answer]
+    missing = [c.pk for c in stuck if c.message_id not in answer]
+    if done:
+        result.sent = still_sending.filter(pk__in=done).update(
+            status=ClaimStatus.SENT, sent_at=now, error=""
+        )
+    if missing:
+        result.requeued = still_sending.filter(pk__in=missing).update(
+            status=ClaimStatus.CLAIMED,
+            error="A worker stopped before the mail was delivered; sending it again.",
+        )
+    log.info(
+        "%s: of %s notification(s) stuck in sending, %s had been delivered, %s go again",
+        org.slug,
+        len(stuck),
+        result.sent,
+        result.requeued,
+    )
+    return result

@@ -82,8 +82,13 @@ def checkin_record(
     someone else saved in between and raises :class:`ConflictError` with the newer row.
     """
     require_same_org(org, key_result)
+    # The key result's row lock comes first: a week's first check-in has no row to lock yet,
+    # so without it every concurrent first check-in saw "none" and the losers failed on the
+    # unique constraint with no newer values to show. Queued here, each one then reads the
+    # winner's check-in and gets the ordinary revision conflict.
     kr = (
         KeyResult.objects.for_org(org)
+        .select_for_update(of=("self",))
         .select_related("owner", "objective__cycle")
         .get(pk=key_result.pk)
     )

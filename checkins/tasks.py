@@ -38,15 +38,23 @@ def cadence_tick() -> int:
 
 @shared_task(acks_late=True)
 def cadence_tick_org(org_id: int) -> int:
+    """Claim what is due and dispatch it, with the claims earlier workers left behind.
+
+    First the claims a dead worker left "sending" are settled where the mail backend can
+    say what happened (``reminders.recover_stuck``); those provably not delivered are
+    "claimed" again and the lost-claim sweep of ``claim_due`` dispatches them with the
+    rest. What cannot be settled stays "sending" and is reported.
+    """
     org = Organization.objects.get(pk=org_id)
     now = timezone.now()
+    reminders.recover_stuck(org, now)
     claim_ids = reminders.claim_due(org, now)
     _dispatch(org_id, claim_ids)
     stuck = reminders.stuck_claims(org, now).count()
     if stuck:
         log.warning(
-            "%s: %s notification(s) stuck in 'sending' (worker died mid-send); "
-            "see the cadence page",
+            "%s: %s notification(s) stuck in 'sending' (worker died mid-send, and the mail "
+            "backend cannot tell whether they went); see the cadence page",
             org.slug,
             stuck,
         )

@@ -217,7 +217,8 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    # One file per message, named by its Message-ID: a ledger the reminder recovery can ask.
+    EMAIL_BACKEND = "okrapp.mail_backends.LedgerFileBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 # Internationalisation: every string is translatable; the language follows the membership.

@@ -321,3 +321,149 @@ def test_two_ticks_in_parallel_threads_split_the_work(acme, alice, cycle):
     claimed = results[0] + results[1]
     assert len(claimed) == len(set(claimed)) == 30
     assert NotificationClaim.objects.for_org(acme).count() == 30
+
+
+# --- A worker killed mid-send: the delivery ledger ---------------------------------------------
+
+
+@pytest.fixture
+def ledger(settings, tmp_path):
+    """Mail into files through the ledger backend; returns a function listing the mails."""
+    from email import message_from_bytes
+
+    folder = tmp_path / "mail"
+    settings.EMAIL_BACKEND = "okrapp.mail_backends.LedgerFileBackend"
+    settings.EMAIL_FILE_PATH = str(folder)
+
+    def mails():
+        return [message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
+
+    return mails
+
+
+def mid(message) -> str:
+    """A mail's Message-ID as written (a long header is folded onto a second line)."""
+    return "".join(message["Message-ID"].split())
+
+
+def _die_mid_send(org, ids, *, at_time):
+    """What a worker killed after taking the claims leaves behind."""
+    NotificationClaim.objects.for_org(org).filter(pk__in=ids).update(
+        status=ClaimStatus.SENDING, sending_at=at_time, attempts=1
+    )
+
+
+def test_the_ledger_backend_delivers_a_message_id_once(ledger, tmp_path):
+    from okrapp import mail as okr_mail
+    from okrapp.mail_backends import ledger_name
+
+    first = okr_mail.stable_message_id("notification.1.abc")
+    other = okr_mail.stable_message_id("notification.2.abc")
+    assert first == "<notification.1.abc@okrapp.localhost>"
+    for _ in range(2):  # the same mail handed over twice
+        mail.EmailMessage(
+            "Hi", "body", to=["carol@acme.example"], headers={"Message-ID": first}
+        ).send()
+    assert [mid(m) for m in ledger()] == [first]
+    assert okr_mail.delivered([first, other]) == {first}
+    assert [p.name for p in (tmp_path / "mail").iterdir()] == [  # nothing half-written left
+        ledger_name(first)
+    ]
+
+
+def test_without_a_ledger_the_backend_cannot_tell(settings):
+    from okrapp import mail as okr_mail
+
+    assert settings.EMAIL_BACKEND == "django.core.mail.backends.locmem.EmailBackend"
+    assert okr_mail.delivered(["<x@okrapp.localhost>"]) is None
+
+
+def test_reminder_mails_carry_their_claims_message_id(ledger, acme, carol, kr):
+    ids = run(acme, at(0, 3))
+    claim = NotificationClaim.objects.for_org(acme).get(pk=ids[0])
+    assert [mid(m) for m in ledger()] == [claim.message_id]
+    assert claim.message_id == f"<notification.{claim.pk}.{claim.batch}@okrapp.localhost>"
+
+
+def test_a_stuck_claim_whose_mail_went_is_marked_sent_not_resent(ledger, acme, carol, kr):
+    ids = run(acme, at(0, 3))
+    # The worker delivered, then died before marking the claim sent.
+    _die_mid_send(acme, ids, at_time=at(0, 3))
+    assert reminders.recover_stuck(acme, at(0, 3, 5)) == reminders.Recovery()  # within lease
+    result = reminders.recover_stuck(acme, at(0, 3, 11))
+    assert (result.sent, result.requeued, result.unknown) == (1, 0, 0)
+    claim = NotificationClaim.objects.for_org(acme).get()
+    assert claim.status == ClaimStatus.SENT and claim.sent_at == at(0, 3, 11)
+    assert reminders.claim_due(acme, at(0, 3, 30)) == []
+    assert len(ledger()) == 1
+    assert list(reminders.stuck_claims(acme, at(0, 4))) == []
+
+
+def test_a_stuck_claim_whose_mail_never_went_is_sent_once(ledger, acme, carol, kr):
+    ids = reminders.claim_due(acme, at(0, 3))
+    _die_mid_send(acme, ids, at_time=at(0, 3, 1))  # died before handing the mail over
+    result = reminders.recover_stuck(acme, at(0, 3, 12))
+    assert (result.sent, result.requeued, result.unknown) == (0, 1, 0)
+    claim = NotificationClaim.objects.for_org(acme).get()
+    assert claim.status == ClaimStatus.CLAIMED and "before the mail was delivered" in claim.error
+    # The lost-claim sweep of the same tick dispatches it again.
+    assert reminders.claim_due(acme, at(0, 3, 12)) == ids
+    notifications.send_claims(acme, ids)
+    claim.refresh_from_db()
+    assert (claim.status, claim.attempts, claim.error) == (ClaimStatus.SENT, 2, "")
+    assert [m["To"] for m in ledger()] == ["carol@acme.example"]
+
+
+def test_a_slow_worker_finishing_after_the_resend_adds_no_second_mail(ledger, acme, carol, kr):
+    """Recovery decided "not delivered" while the first worker was only slow: both hand the
+    mail over, under the same Message-ID, and the ledger keeps one."""
+    ids = reminders.claim_due(acme, at(0, 3))
+    claim = NotificationClaim.objects.for_org(acme).get()
+    _die_mid_send(acme, ids, at_time=at(0, 3, 1))
+    reminders.recover_stuck(acme, at(0, 3, 12))
+    notifications.send_claims(acme, ids)  # the re-send
+    mail.EmailMessage(  # the slow first worker's copy arrives at last
+        "late", "late", to=["carol@acme.example"], headers={"Message-ID": claim.message_id}
+    ).send()
+    assert len(ledger()) == 1
+
+
+def test_without_a_ledger_a_stuck_claim_stays_reported(acme, alice, carol, kr):
+    ids = reminders.claim_due(acme, at(0, 3))
+    _die_mid_send(acme, ids, at_time=at(0, 3))
+    result = reminders.recover_stuck(acme, at(0, 4))
+    assert (result.sent, result.requeued, result.unknown) == (0, 0, 1)
+    assert NotificationClaim.objects.for_org(acme).get().status == ClaimStatus.SENDING
+    assert [c.pk for c in reminders.stuck_claims(acme, at(0, 4))] == ids
+    assert reminders.claim_due(acme, at(0, 4)) == [] and mail.outbox == []
+
+
+def test_a_claim_that_keeps_killing_workers_is_left_to_people(ledger, acme, carol, kr):
+    ids = reminders.claim_due(acme, at(0, 3))
+    _die_mid_send(acme, ids, at_time=at(0, 3))
+    NotificationClaim.objects.for_org(acme).filter(pk__in=ids).update(
+        attempts=reminders.MAX_ATTEMPTS
+    )
+    assert reminders.recover_stuck(acme, at(0, 4)) == reminders.Recovery()
+    assert [c.pk for c in reminders.stuck_claims(acme, at(0, 4))] == ids
+
+
+def test_the_tick_settles_stuck_claims_and_sends_the_undelivered(ledger, acme, carol, kr):
+    from django.utils import timezone
+
+    from checkins.tasks import cadence_tick_org
+
+    # Carol's reminder is due by now (and bob's digest, past the grace period): a worker
+    # took them long ago and died before handing any over.
+    ids = reminders.claim_due(acme)
+    assert ids
+    long_ago = timezone.now() - reminders.lease() - timedelta(minutes=1)
+    NotificationClaim.objects.for_org(acme).filter(pk__in=ids).update(claimed_at=long_ago)
+    _die_mid_send(acme, ids, at_time=long_ago)
+    cadence_tick_org.apply(args=[acme.pk]).get()
+    claims = NotificationClaim.objects.for_org(acme)
+    assert {c.status for c in claims} == {ClaimStatus.SENT}
+    assert sorted(mid(m) for m in ledger()) == sorted(c.message_id for c in claims)
+    assert "carol@acme.example" in [m["To"] for m in ledger()]
+    cadence_tick_org.apply(args=[acme.pk]).get()  # the next tick sends nothing more
+    assert len(ledger()) == len(ids)

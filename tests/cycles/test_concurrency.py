@@ -1,0 +1,257 @@
+"""Fifty people save the same key result in the same instant, all from the same version.
+
+Exactly one save wins; the 49 others get the conflict message with the winner's values,
+their own typed values are handed back to them (form or API), and the history holds the
+winner only. Each save runs in its own thread with its own database connection (closed
+at the end), released together by a barrier, through the real service and the real
+HTTP paths.
+
+On SQLite the test database lives in memory with a shared cache, where a second writer is
+refused at once ("database table is locked") instead of waiting for the lock: the race
+there says nothing about the service, so these tests need PostgreSQL (CI runs them there).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+from rest_framework.test import APIClient
+
+from checkins import services as checkin_services
+from checkins.models import CheckIn
+from cycles import services
+from cycles.models import KeyResult, Level
+from cycles.services import ConflictError
+
+N = 50
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: the in-memory SQLite test database refuses a second "
+        "writer at once instead of queueing it, so 50 parallel writers prove nothing there",
+    ),
+]
+
+KR_CONFLICT = "This key result was changed since you opened it."
+CHECKIN_CONFLICT = "This check-in was changed since you opened the page."
+
+
+def in_parallel(work, n: int = N) -> list[tuple[str, object]]:
+    """``work(i)`` in ``n`` threads released together: ``("ok", result)`` or
+    ``("error", exception)`` per thread, in order. Every thread's connection is closed."""
+    barrier = threading.Barrier(n)
+    outcomes: list = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            outcomes[i] = ("ok", work(i))
+        except Exception as exc:  # the outcome is what the test inspects
+            outcomes[i] = ("error", exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a writer never finished (deadlock?)"
+    return outcomes
+
+
+@pytest.fixture
+def cycle(acme, alice):
+    cycle = services.cycle_create(
+        org=acme, by=alice, name="2026 Q4", start_date=date(2026, 1, 1), end_date=date(2030, 12, 31)
+    )
+    for state in ("planning", "active"):
+        cycle = services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    return cycle
+
+
+@pytest.fixture
+def kr(acme, carol, cycle):
+    objective = services.objective_create(
+        org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol, title="Ship it"
+    )
+    return services.key_result_create(
+        org=acme,
+        by=carol,
+        objective=objective,
+        owner=carol,
+        title="Grow weekly workshops from 40 to 90",
+        start_value=D(40),
+        target_value=D(90),
+    )
+
+
+def _split(outcomes):
+    wins = [(i, r) for i, (kind, r) in enumerate(outcomes) if kind == "ok"]
+    losses = [(i, r) for i, (kind, r) in enumerate(outcomes) if kind == "error"]
+    return wins, losses
+
+
+# --- Key result edits ------------------------------------------------------------------------
+
+
+def test_fifty_service_edits_from_one_version_one_wins(acme, carol, kr):
+    assert kr.version == 1
+
+    def edit(i):
+        return services.key_result_update(
+            org=acme,
+            by=carol,
+            key_result=kr,
+            expected_version=1,
+            title=f"Grow weekly workshops from 40 to {100 + i}",
+            target_value=D(100 + i),
+        )
+
+    wins, losses = _split(in_parallel(edit))
+    assert len(wins) == 1, [type(e).__name__ for _, e in losses][:3]
+    winner, saved = wins[0]
+    assert len(losses) == N - 1
+    for _i, exc in losses:
+        assert isinstance(exc, ConflictError), repr(exc)
+        assert KR_CONFLICT in exc.messages[0]
+        # The loser is shown what won, so nothing is overwritten unseen.
+        assert exc.current.version == 2
+        assert exc.current.target_value == D(100 + winner)
+
+    stored = KeyResult.objects.for_org(acme).get(pk=kr.pk)
+    assert stored.version == 2
+    assert stored.target_value == D(100 + winner) == saved.target_value
+    # History: the creation and the winner's edit, nothing of the 49 others.
+    history = list(stored.history.order_by("history_id"))
+    assert [h.history_type for h in history] == ["+", "~"]
+    assert history[-1].target_value == D(100 + winner)
+    assert history[-1].version == 2
+
+
+def test_fifty_form_posts_one_wins_and_the_others_get_their_input_back(acme, carol, kr):
+    """The key result's edit page: the losers see the message and their own values, now
+    carrying the newer version (saving again is a deliberate overwrite)."""
+    from cycles.forms import KeyResultForm
+
+    base = {k: ("" if v is None else str(v)) for k, v in KeyResultForm.initial_for(kr).items()}
+    clients = []
+    for _ in range(N):
+        client = Client()
+        client.force_login(carol.user, backend="django.contrib.auth.backends.ModelBackend")
+        clients.append(client)
+    path = f"/{acme.slug}/key-results/{kr.pk}/edit/"
+
+    def post(i):
+        title = f"Grow weekly workshops from 40 to {200 + i} (edit {i})"
+        return clients[i].post(path, {**base, "title": title, "target_value": str(200 + i)})
+
+    outcomes = in_parallel(post)
+    assert all(kind == "ok" for kind, _ in outcomes), [r for k, r in outcomes if k != "ok"][:1]
+    saved = [i for i, (_, r) in enumerate(outcomes) if r.status_code == 302]
+    assert len(saved) == 1
+    winner = saved[0]
+    for i, (_, response) in enumerate(outcomes):
+        if i == winner:
+            continue
+        assert 400 <= response.status_code < 500  # refused, not saved, not a crash
+        page = response.content.decode()
+        assert KR_CONFLICT in page
+        assert f"(edit {i})" in page  # the loser's own title, typed again for them
+        assert 'name="version" value="2"' in page
+    stored = KeyResult.objects.for_org(acme).get(pk=kr.pk)
+    assert stored.version == 2 and stored.target_value == D(200 + winner)
+    assert stored.title.endswith(f"(edit {winner})")
+    assert stored.history.count() == 2
+
+
+def test_fifty_api_patches_one_wins_the_others_get_409(acme, carol, kr):
+    clients = []
+    for _ in range(N):
+        client = APIClient()
+        client.force_login(carol.user, backend="django.contrib.auth.backends.ModelBackend")
+        clients.append(client)
+    path = f"/api/v1/{acme.slug}/key-results/{kr.pk}/"
+
+    def patch(i):
+        return clients[i].patch(path, {"target_value": str(300 + i), "version": 1}, format="json")
+
+    outcomes = in_parallel(patch)
+    assert all(kind == "ok" for kind, _ in outcomes)
+    codes = sorted(r.status_code for _, r in outcomes)
+    assert codes == [200] + [409] * (N - 1)
+    winner = next(i for i, (_, r) in enumerate(outcomes) if r.status_code == 200)
+    for _, response in outcomes:
+        if response.status_code == 409:
+            data = response.json()
+            assert data["code"] == "conflict" and KR_CONFLICT in data["detail"]
+            assert data["current"]["version"] == 2
+            assert D(data["current"]["target_value"]) == D(300 + winner)
+    stored = KeyResult.objects.for_org(acme).get(pk=kr.pk)
+    assert stored.target_value == D(300 + winner) and stored.history.count() == 2
+
+
+# --- Check-ins: one per KR and week, revision rule -------------------------------------------
+
+
+def test_fifty_first_checkins_of_the_week_one_wins(acme, carol, kr):
+    def check_in(i):
+        return checkin_services.checkin_record(
+            org=acme,
+            by=carol,
+            key_result=kr,
+            value=D(41 + i),
+            confidence=5,
+            note=f"note {i}",
+            expected_revision=0,
+        )
+
+    wins, losses = _split(in_parallel(check_in))
+    assert len(wins) == 1, [repr(e) for _, e in losses][:3]
+    winner, checkin = wins[0]
+    for _i, exc in losses:
+        assert isinstance(exc, ConflictError), repr(exc)
+        assert CHECKIN_CONFLICT in exc.messages[0]
+        # The newer check-in is handed over, so the page can show what won.
+        assert exc.current is not None and exc.current.pk == checkin.pk
+        assert exc.current.value == D(41 + winner)
+
+    stored = CheckIn.objects.for_org(acme).get()
+    assert (stored.value, stored.note, stored.revision) == (D(41 + winner), f"note {winner}", 1)
+    assert stored.history.count() == 1
+    # The key result moved once, to the winner's value.
+    kr_now = KeyResult.objects.for_org(acme).get(pk=kr.pk)
+    assert kr_now.current_value == D(41 + winner) and kr_now.version == 2
+    assert kr_now.history.count() == 2
+
+
+def test_fifty_api_checkins_one_201_the_others_409_with_the_winner(acme, carol, kr):
+    clients = []
+    for _ in range(N):
+        client = APIClient()
+        client.force_login(carol.user, backend="django.contrib.auth.backends.ModelBackend")
+        clients.append(client)
+    path = f"/api/v1/{acme.slug}/key-results/{kr.pk}/check-ins/"
+
+    def post(i):
+        body = {"value": str(50 + i), "confidence": 6, "note": f"api {i}", "revision": 0}
+        return clients[i].post(path, body, format="json")
+
+    outcomes = in_parallel(post)
+    assert all(kind == "ok" for kind, _ in outcomes)
+    codes = sorted(r.status_code for _, r in outcomes)
+    assert codes == [201] + [409] * (N - 1)
+    created = next(r.json() for _, r in outcomes if r.status_code == 201)
+    for _, response in outcomes:
+        if response.status_code == 409:
+            data = response.json()
+            assert CHECKIN_CONFLICT in data["detail"]
+            assert data["current"]["id"] == created["id"]
+    assert CheckIn.objects.for_org(acme).count() == 1
