@@ -152,7 +152,8 @@ class CheckInWriteSerializer(serializers.Serializer):
     )
 
 
-CHECKIN_CONFLICT = conflict_response(CheckInSerializer, "CheckInConflict")
+# current is null when the revision sent names a check-in this week does not have yet.
+CHECKIN_CONFLICT = conflict_response(CheckInSerializer, "CheckInConflict", current_may_be_null=True)
 
 
 @extend_schema_view(

@@ -850,6 +850,8 @@ class ScoreSerializer(serializers.ModelSerializer):
     cycle = serializers.IntegerField(source="key_result.objective.cycle_id", read_only=True)
     owner = serializers.IntegerField(source="key_result.owner_id", read_only=True)
     band = serializers.ChoiceField(choices=[b.value for b in scoring.ScoreBand], read_only=True)
+    # Empty when no reason was given; the schema must say so (an enum alone would not).
+    reason = serializers.ChoiceField(choices=ReasonCode.choices, allow_blank=True, read_only=True)
     met_expectation = serializers.SerializerMethodField(
         help_text="Reaches 1.0 (committed) or about 0.7 (aspirational)."
     )

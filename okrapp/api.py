@@ -151,14 +151,17 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return responses
 
 
-def conflict_response(serializer_class, name: str) -> dict[int, OpenApiResponse]:
-    """The 409 of a stale ``version``: message and the row as it is now."""
+def conflict_response(
+    serializer_class, name: str, *, current_may_be_null: bool = False
+) -> dict[int, OpenApiResponse]:
+    """The 409 of a stale ``version``: message and the row as it is now (``null`` when the
+    row the caller expected is gone, where ``current_may_be_null``)."""
     body = inline_serializer(
         name=name,
         fields={
             "detail": serializers.CharField(),
             "code": serializers.CharField(),
-            "current": serializer_class(),
+            "current": serializer_class(allow_null=current_may_be_null),
         },
     )
     return {

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_htmx",
     "template_partials",
+    "csp",
     "okrapp",
     "cycles",
     "checkins",
@@ -66,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "okrapp.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -299,6 +302,37 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content Security Policy (django-csp), enforced in every environment: scripts, styles and
+# everything else only from our own origin (htmx, app.js and Swagger UI are static files; no
+# inline <script>, <style> or style attribute in any page), images also as data: URIs (SVG
+# charts, Swagger UI's icons). The single sign-on pages widen form-action for the redirect to
+# the identity provider (okrapp.headers.SecurityHeadersMiddleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# Browser features no page uses, switched off for this origin and any frame.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+# Sign-in pages post forms that end in a redirect to an organisation's identity provider
+# (OIDC authorize / SAML single sign-on URL), which Chromium checks against form-action. Only
+# those pages (paths under this prefix) allow any HTTPS target; plain HTTP only where the
+# site itself is (a laptop or the tests' IdP on 127.0.0.1).
+CSP_SIGN_IN_PREFIX = "/accounts/"
+CSP_SIGN_IN_FORM_ACTION = ["https:"] + ([] if SITE_URL.startswith("https") else ["http:"])
 if not DEBUG and env_bool("SECURE_COOKIES", SITE_URL.startswith("https")):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
