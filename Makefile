@@ -116,13 +116,21 @@ run: venv
 
 # --- test -------------------------------------------------------------------------------------
 # System packages the suite needs: Chromium for the browser tests; Pango/HarfBuzz (WeasyPrint),
-# Noto CJK fonts and poppler-utils (to read the PDFs back) for the quarter reports.
+# Noto CJK fonts and poppler-utils (to read the PDFs back) for the quarter reports; gettext
+# (xgettext: the catalogue test checks every string of the source is translated); npm.
+# axe-core, the accessibility engine tests/browser/test_a11y.py injects, comes from the npm
+# registry into var/npm (git-ignored), pinned, installed only when that version is missing;
+# npm itself comes from Debian when absent. Without npm the accessibility test is skipped.
+AXE_CORE_VERSION := 4.14.1
+
 test-deps:
 	@missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v fc-list >/dev/null 2>&1 || missing="$$missing fontconfig"; \
 	  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	  command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	  command -v xgettext >/dev/null 2>&1 || missing="$$missing gettext"; \
 	  ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"; \
 	  if [ -z "$$missing" ]; then exit 0; fi; \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
@@ -139,6 +147,16 @@ test-deps:
 	    echo "!! apt-get could not install$$missing; install them by hand."; \
 	    echo "!! (browser tests need chromium; Chinese PDF reports need fonts-noto-cjk)"; \
 	  }
+	@grep -qs '"version": "$(AXE_CORE_VERSION)"' $(VAR_DIR)/npm/node_modules/axe-core/package.json && exit 0; \
+	  if ! command -v npm >/dev/null 2>&1; then \
+	    echo "!! npm is not installed: tests/browser/test_a11y.py (axe-core) will be skipped"; \
+	    exit 0; \
+	  fi; \
+	  echo "==> installing axe-core@$(AXE_CORE_VERSION) into $(VAR_DIR)/npm"; \
+	  mkdir -p $(VAR_DIR)/npm && \
+	  npm install --no-save --no-audit --no-fund --loglevel=error --prefix $(VAR_DIR)/npm \
+	    axe-core@$(AXE_CORE_VERSION) >/dev/null || \
+	    echo "!! npm could not install axe-core@$(AXE_CORE_VERSION): tests/browser/test_a11y.py will fail"
 
 test: venv test-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

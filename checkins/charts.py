@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from cycles import scoring
@@ -108,8 +109,8 @@ def burnup(
         goal = _("Expected to move from %(start)s to %(target)s between %(from)s and %(to)s.") % {
             "start": plain(start_v),
             "target": plain(target_v),
-            "from": start.isoformat(),
-            "to": end.isoformat(),
+            "from": date_format(start, "DATE_FORMAT"),
+            "to": date_format(end, "DATE_FORMAT"),
         }
     elif band is not None:
         goal = _("Should stay between %(lower)s and %(upper)s.") % {
@@ -343,7 +344,8 @@ def pace_chart(
         share = float(scoring.capped(value))
         return round(height - pad - share * (height - 2 * pad), 1)
 
-    dots = [{"x": x_of(day), "y": y_of(value), "label": f"{day.isoformat()}: {_pct(value)}"}
+    dots = [{"x": x_of(day), "y": y_of(value),
+             "label": f"{date_format(day, 'DATE_FORMAT')}: {_pct(value)}"}
             for day, value in points]  # fmt: skip
     trend = None
     if forecast is not None and dots:
@@ -352,7 +354,7 @@ def pace_chart(
     if forecast is not None:
         described += ". " + _("At this pace it reaches %(value)s by %(end)s.") % {
             "value": _pct(scoring.capped(forecast)),
-            "end": end.isoformat(),
+            "end": date_format(end, "DATE_FORMAT"),
         }
     return {
         "width": width,

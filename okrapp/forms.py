@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from okrapp.models import (
@@ -24,6 +25,16 @@ def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, messages)
     else:
         form.add_error(None, error.messages)
+
+
+def languages_by_own_name() -> list[tuple[str, str]]:
+    """Each language under its own name, then the page's name for it when that differs
+    ("繁體中文 (Traditional Chinese)"), so a person finds theirs whatever the page's language."""
+    choices = []
+    for code, name in Language.choices:
+        own = get_language_info(code)["name_local"]
+        choices.append((code, own if own == str(name) else f"{own} ({name})"))
+    return choices
 
 
 class SignupDetailsForm(forms.Form):
@@ -161,7 +172,7 @@ class TeamMemberForm(forms.Form):
 class ProfileForm(forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=150)
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_CHOICES)
-    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    language = forms.ChoiceField(label=_("Language"), choices=languages_by_own_name)
 
 
 class AcceptInvitationForm(forms.Form):

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -193,7 +194,7 @@ def invitation_from_token(token: str) -> Invitation:
         raise InvitationUnusable(
             _("This invitation expired on %(date)s. Ask an admin of %(org)s to invite you again.")
             % {
-                "date": timezone.localtime(invitation.expires_at).date().isoformat(),
+                "date": date_format(timezone.localtime(invitation.expires_at), "DATE_FORMAT"),
                 "org": invitation.organization.name,
             },
             invitation,

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 from okrapp.celery import app as celery_app
 from tests.factories import (
@@ -48,6 +49,10 @@ def _isolated_side_effects(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield
     cache.clear()
+    # A request as a member activates their language on this thread and nothing resets it
+    # (in production LocaleMiddleware sets it afresh on each request): a test that renders
+    # outside a request must not inherit the last test's Chinese.
+    translation.deactivate()
 
 
 @pytest.fixture

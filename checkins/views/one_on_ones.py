@@ -17,6 +17,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -373,7 +374,7 @@ def one_on_one_meeting_create(request, org_slug, membership_id):
             messages.success(
                 request,
                 _("Meeting on %(date)s added, with its agenda.")
-                % {"date": meeting.date.isoformat()},
+                % {"date": date_format(meeting.date, "DATE_FORMAT")},
             )
             pair.one_on_one = one_on_one
             return redirect(_url(request, pair, f"meeting-{meeting.pk}"))

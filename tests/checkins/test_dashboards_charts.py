@@ -80,7 +80,7 @@ def test_pace_chart_draws_history_expected_line_and_trend():
     assert len(chart["dots"]) == 2
     assert chart["expected"] == {"x1": 0.0, "y1": 50.0, "x2": 100.0, "y2": 0.0}
     assert chart["trend"]["x2"] == 100.0 and chart["trend"]["y2"] == 0.0  # capped at 100 %
-    assert "At this pace it reaches 100 % by 2026-04-05." in chart["desc"]
+    assert "At this pace it reaches 100 % by April 5, 2026." in chart["desc"]
     empty = charts.pace_chart(
         points=[], forecast=None, start=start, end=end, today=start, title="x"
     )

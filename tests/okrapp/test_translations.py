@@ -169,6 +169,97 @@ def messages(catalogue) -> list[Entry]:
 # --- The catalogue itself --------------------------------------------------------------------
 
 
+# --- The catalogue against the source ----------------------------------------------------------
+
+# What ``make messages`` leaves out of the walk (its --ignore list, plus hidden folders).
+NOT_EXTRACTED = {".venv", "staticfiles", "var", "tests", "bench", "node_modules", "__pycache__"}
+# The keywords makemessages hands xgettext for the "django" domain (gettext, ngettext and
+# friends are xgettext's own defaults for Python).
+XGETTEXT_PYTHON = [
+    "--language=Python",
+    "--from-code=UTF-8",
+    "--keyword=gettext_noop",
+    "--keyword=gettext_lazy",
+    "--keyword=ngettext_lazy:1,2",
+    "--keyword=pgettext:1c,2",
+    "--keyword=npgettext:1c,2,3",
+    "--keyword=pgettext_lazy:1c,2",
+    "--keyword=npgettext_lazy:1c,2,3",
+]
+
+
+def _translatable_files(root: Path) -> list[Path]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).parts
+        if any(part in NOT_EXTRACTED or part.startswith(".") for part in relative[:-1]):
+            continue
+        if path.is_file() and path.suffix in (".py", ".html", ".txt"):
+            found.append(path)
+    return found
+
+
+def extract_messages(root: Path, work: Path) -> dict[tuple[str | None, str], str]:
+    """Every (msgctxt, msgid) the source marks for translation, as ``makemessages`` finds
+    them (templates through Django's templatize, then xgettext), with where each is used."""
+    import shutil
+    import subprocess
+
+    from django.utils.translation import templatize
+
+    xgettext = shutil.which("xgettext")
+    if xgettext is None:
+        pytest.skip("xgettext is missing: `make test-deps` installs Debian's gettext")
+    inputs = []
+    for path in _translatable_files(root):
+        if path.suffix == ".py":
+            inputs.append(path)
+            continue
+        # templatize turns a template into Python that xgettext reads; one file per template,
+        # named after it so a failure says where the string is.
+        source = path.read_text(encoding="utf-8")
+        target = work / path.relative_to(root).with_suffix(path.suffix + ".py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(templatize(source, origin=str(path)), encoding="utf-8")
+        inputs.append(target)
+    file_list = work / "files.txt"
+    file_list.write_text("\n".join(str(p) for p in inputs), encoding="utf-8")
+    pot = work / "django.pot"
+    subprocess.run(  # noqa: S603
+        [xgettext, *XGETTEXT_PYTHON, f"--files-from={file_list}", f"--output={pot}"],
+        check=True,
+        capture_output=True,
+    )
+    where: dict[tuple[str | None, str], str] = {}
+    for block in pot.read_text(encoding="utf-8").split("\n\n"):
+        # "#: file:line" comments say where a message is used, for the failure message.
+        used_in = " ".join(line[2:].strip() for line in block.splitlines() if line.startswith("#:"))
+        for folder in (f"{work}/", f"{root}/"):
+            used_in = used_in.replace(folder, "")
+        used_in = re.sub(r"\.(html|txt)\.py:", r".\1:", used_in)
+        for entry in parse_po(block):
+            if entry.msgid:
+                where[(entry.msgctxt, entry.msgid)] = used_in[:200]
+    return where
+
+
+def test_every_string_in_the_source_is_in_the_catalogue(messages, tmp_path):
+    """A string added to a template, a mail or a Python module without ``make messages`` and a
+    translation would reach a Chinese reader in English: the catalogue must hold it."""
+    in_source = extract_messages(Path(django_settings.BASE_DIR), tmp_path)
+    assert len(in_source) > 1000, "the extraction found too little: is xgettext working?"
+    in_catalogue = {(entry.msgctxt, entry.msgid) for entry in messages}
+    missing = [
+        f"{msgid[:70]!r}{f' (context {ctxt!r})' if ctxt else ''} in {in_source[(ctxt, msgid)]}"
+        for ctxt, msgid in sorted(in_source, key=lambda key: (key[1], key[0] or ""))
+        if (ctxt, msgid) not in in_catalogue
+    ]
+    assert not missing, (
+        f"{len(missing)} string(s) not in the zh-Hant catalogue (run `make messages`, then "
+        "translate them):\n" + "\n".join(missing)
+    )
+
+
 def test_header_declares_one_plural_form(catalogue):
     header = next(entry for entry in catalogue if not entry.msgid)
     assert "nplurals=1; plural=0;" in header.msgstr
@@ -352,6 +443,94 @@ def test_english_member_still_reads_english(compiled_locale, carol, login):
     html = response.content.decode()
     assert "Skip to main content" in html
     assert "跳至主要內容" not in html
+
+
+@pytest.fixture
+def carols_key_result(acme, alice, carol):
+    """An active cycle around this week and a key result of carol's in it."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from checkins.services import current_week
+    from cycles import services as okr
+    from cycles.models import Level
+
+    week = current_week(acme)
+    cycle = okr.cycle_create(
+        org=acme,
+        by=alice,
+        name="This quarter",
+        start_date=week - timedelta(weeks=2),
+        end_date=week + timedelta(weeks=10),
+    )
+    for state in ("planning", "active"):
+        cycle = okr.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    objective = okr.objective_create(
+        org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol, title="Calibrate"
+    )
+    return okr.key_result_create(
+        org=acme,
+        by=carol,
+        objective=objective,
+        owner=carol,
+        title="Publish 12 guides",
+        start_value=Decimal(0),
+        target_value=Decimal(12),
+    )
+
+
+def _zh_date(day) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"  # Django's zh-Hant DATE_FORMAT, Y年n月j日
+
+
+@pytest.mark.django_db
+def test_my_week_dates_the_week_the_chinese_way(
+    compiled_locale, carol_in_chinese, carols_key_result, login
+):
+    from checkins.services import current_week
+
+    week = current_week(carols_key_result.organization)
+    html = login(carol_in_chinese).get("/acme/my-week/").content.decode()
+    assert f'<time datetime="{week.isoformat()}">{_zh_date(week)} 起的一週</time>' in html
+    english = login(carol_in_chinese).get("/acme/my-week/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "起的一週" in english.content.decode()  # the member's choice beats the browser's
+
+
+@pytest.mark.django_db
+def test_the_profile_lists_each_language_under_its_own_name(compiled_locale, carol, login):
+    client = login(carol)
+    html = client.get("/acme/profile/").content.decode()
+    assert '<option value="zh-hant">繁體中文 (Traditional Chinese)</option>' in html
+    assert '<option value="en" selected>English</option>' in html
+    response = client.post(
+        "/acme/profile/",
+        {"full_name": "Carol Tsai", "time_zone": carol.time_zone, "language": "zh-hant"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert '<html lang="zh-hant">' in html and "個人資料已儲存。" in html
+    assert '<option value="zh-hant" selected>繁體中文</option>' in html
+
+
+@pytest.mark.django_db
+def test_the_check_in_reminder_is_written_in_chinese(
+    compiled_locale, carol_in_chinese, carols_key_result, mailoutbox
+):
+    from datetime import timedelta
+
+    from checkins import notifications, reminders
+    from checkins.services import current_week
+
+    acme = carols_key_result.organization
+    moment = reminders.checkin_moment(acme, current_week(acme), carol_in_chinese.time_zone)
+    notifications.send_claims(acme, reminders.claim_due(acme, moment + timedelta(minutes=1)))
+    (mail,) = mailoutbox
+    html = mail.alternatives[0][0]
+    assert mail.subject == "Acme Robotics：本週有 1 個關鍵結果需要回報進度"  # noqa: RUF001
+    assert "該回報進度了。" in mail.body and "Publish 12 guides" in mail.body
+    assert '<html lang="zh-hant">' in html and "立即回報進度" in html
+    for english in ("check-in time", "It takes about a minute", "Check in now", "Hello"):
+        assert english not in mail.body + html, english
 
 
 def test_the_committed_mo_matches_the_po(messages):
