@@ -24,9 +24,13 @@ log = logging.getLogger(__name__)
 BATCH = 50
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, system_scope=True)
 def cadence_tick() -> int:
-    """Every organisation with an active or scoring cycle gets its own tick task."""
+    """Every organisation with an active or scoring cycle gets its own tick task.
+
+    The one task that reads across organisations (``system_scope``: row-level security
+    lets it see them all); the per-organisation tasks it starts see their own only.
+    """
     running = Cycle.objects.filter(
         organization=OuterRef("pk"), state__in=[CycleState.ACTIVE, CycleState.SCORING]
     )

@@ -40,6 +40,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from okrapp import rls
 from okrapp.authentication import ApiTokenAuthentication
 from okrapp.models import ApiToken, Membership, Organization
 from okrapp.tenancy import TenantModel, resolve_membership
@@ -264,6 +265,8 @@ class TenantViewSet(viewsets.GenericViewSet):
                 raise exceptions.NotFound()
         self.org = membership.organization
         self.membership = membership
+        # Row-level security: the rest of the request sees this organisation's rows only.
+        rls.activate(rls.for_org(membership.organization_id))
         # On Django's request too, where middleware and logging look for them.
         request._request.org, request._request.membership = self.org, membership
         translation.activate(membership.language)

@@ -1,4 +1,9 @@
-"""The one Celery app. Broker, schedule and task defaults come from Django settings."""
+"""The one Celery app. Broker, schedule and task defaults come from Django settings.
+
+Every task runs in a row-level security scope (``okrapp.rls``, connected when Django
+starts): the organisation of its ``org_id`` argument, every organisation for a task
+declared ``@shared_task(system_scope=True)``, and no tenant row otherwise.
+"""
 
 import os
 

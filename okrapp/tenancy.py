@@ -21,6 +21,8 @@ from django.db import models
 from django.http import Http404
 from django.utils import timezone, translation
 
+from okrapp import rls
+
 if TYPE_CHECKING:
     from okrapp.models import Membership, Organization
 
@@ -179,6 +181,9 @@ class TenantMiddleware:
             raise Http404("No such organisation.")
         request.org = membership.organization
         request.membership = membership
+        # Row-level security (PostgreSQL): from here on the database itself shows this
+        # organisation's rows only; ``request_finished`` restores the connection's scope.
+        rls.activate(rls.for_org(membership.organization_id))
         activate_membership_locale(request, membership)
         return None
 

@@ -51,10 +51,30 @@ def test_compose_commands(compose):
     services = compose["services"]
     web = _command(services["web"])
     assert "gunicorn" in web and "okrapp.wsgi" in web
-    assert "manage.py migrate" in web
-    assert web.index("manage.py migrate") < web.index("gunicorn"), "migrate must run first"
     assert "celery -A okrapp worker" in _command(services["worker"])
     assert "celery -A okrapp beat" in _command(services["beat"])
+    # Migrations, then the application role and row-level security, run once before the rest.
+    migrate = _command(services["migrate"])
+    assert "manage.py migrate" in migrate
+    assert migrate.index("manage.py migrate") < migrate.index("manage.py db_app_role okrapp_app")
+    assert services["migrate"].get("restart") == "no", "a one-shot service must not restart"
+    for name in ("web", "worker", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", name
+
+
+def test_compose_app_connects_as_the_application_role_and_migrates_as_the_owner(compose):
+    """Row-level security binds only a role that is not a superuser and owns nothing."""
+    services = compose["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith(f"postgres://{owner}:")
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://okrapp_app:"), name
+        assert "APP_DB_PASSWORD" not in env, f"{name} needs no role-management secret"
+        assert "POSTGRES_PASSWORD" not in " ".join(str(v) for v in env.values()), (
+            f"{name} must not know the owner's password"
+        )
 
 
 def test_compose_app_services_share_one_image_and_production_env(compose):

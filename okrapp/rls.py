@@ -1,0 +1,371 @@
+"""PostgreSQL row-level security: the database's own backstop behind ``for_org(org)``.
+
+``TenantQuerySet`` refuses a query that forgets its organisation, but raw SQL, a
+``values()`` join or a framework internal can still reach past it. On PostgreSQL every
+table with an ``organization_id`` column (and ``okrapp_organization`` itself, by ``id``)
+carries the policy below, and the application connects as a role that neither owns the
+tables nor bypasses row security (``manage.py db_app_role``; see docs/security.md). A query
+then only ever sees the rows of the organisation its connection is scoped to:
+
+* **org scope** (``okrapp.org`` = the organisation's id): its rows only;
+* **system scope** (``okrapp.scope`` = ``system``): every row, for the few places that
+  work across organisations before one is known (login, sign-up, organisation list, API
+  token and calendar-feed lookups, Slack's signed requests, the beat's tick, manage.py);
+* **nothing set**: no tenant row at all. A fresh connection starts so.
+
+Who sets the scope:
+
+* requests: ``request_started`` → system; :class:`~okrapp.tenancy.TenantMiddleware` and
+  the API's ``resolve_tenant`` narrow it to the organisation once the membership is known;
+  ``request_finished`` → what it was before (for a web process: nothing), so a reused
+  connection (``CONN_MAX_AGE``) never carries one request's organisation into the next;
+* Celery tasks: ``task_prerun`` → the task's ``org_id`` argument, or system for a task
+  declared with ``system_scope=True`` (the beat's fan-out), or nothing; ``task_postrun``
+  → what it was before (eager tasks nest inside requests);
+* ``manage.py`` commands: system (seeding, shell, migrations);
+* code: :func:`org_scope` / :func:`system_scope` context managers.
+
+The settings are session-level (``set_config(..., false)``) because requests are not
+atomic, and they are applied on the raw driver connection, like Django's own time zone
+set-up: they are connection state, not the page's queries, so query-count budgets in the
+tests measure the view alone. When the connection is closed they are recorded and applied
+by ``connection_created``. Other databases (SQLite on a laptop) ignore all of this.
+
+Not a defence against SQL injection: injected SQL could set the scope itself. It catches
+the bug that forgets the organisation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+try:
+    from psycopg.pq import TransactionStatus
+
+    _FAILED = TransactionStatus.INERROR
+except ImportError:  # no psycopg: nothing here runs on another database
+    _FAILED = None
+
+log = logging.getLogger(__name__)
+
+ORG_SETTING = "okrapp.org"
+SCOPE_SETTING = "okrapp.scope"
+# Bump the suffix when the expression changes: installing drops older okrapp policies.
+POLICY = "okrapp_tenant_v1"
+POLICY_PREFIX = "okrapp_tenant"
+ORG_TABLE = "okrapp_organization"
+
+# ``(SELECT …)`` makes PostgreSQL evaluate each setting once per query (an InitPlan), not
+# once per row. ``current_setting(name, true)`` is NULL (never set) or '' (reset) without
+# a scope: NULL never equals, so nothing matches.
+_ALLOWS = (
+    "{column} = (SELECT nullif(current_setting('okrapp.org', true), '')::bigint)"
+    " OR (SELECT current_setting('okrapp.scope', true)) = 'system'"
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    org_id: int | None = None
+    system: bool = False
+
+    def settings(self) -> tuple[str, str]:
+        return ("" if self.org_id is None else str(self.org_id), "system" if self.system else "")
+
+
+NOTHING = Scope()
+SYSTEM = Scope(system=True)
+
+
+def for_org(org) -> Scope:
+    org_id = org if isinstance(org, int) else org.pk
+    if org_id is None:
+        raise ValueError("an organisation scope needs a saved organisation")
+    return Scope(org_id=int(org_id))
+
+
+# --- the connection's scope -------------------------------------------------------------------
+
+
+def _baseline() -> Scope:
+    """Where a process starts: manage.py commands work across organisations (seed_demo,
+    seed_scale, shell, migrate); web and worker processes start with nothing and scope each
+    request and task. ``runserver`` serves requests, which scope themselves."""
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    if program in {"manage.py", "django-admin"} and sys.argv[1:2] != ["runserver"]:
+        return SYSTEM
+    return NOTHING
+
+
+BASELINE = _baseline()
+
+
+def current(using: str = DEFAULT_DB_ALIAS) -> Scope:
+    return getattr(connections[using], "okrapp_rls_scope", BASELINE)
+
+
+def activate(scope: Scope, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Make ``scope`` the connection's scope now (or when it next connects)."""
+    connection = connections[using]
+    connection.okrapp_rls_scope = scope
+    _apply(connection)
+
+
+def _apply(connection) -> None:
+    if connection.vendor != "postgresql":
+        return
+    if connection.connection is not None:
+        # Django pings a reused connection lazily before its next query; do it now, so a
+        # dead one is replaced (and scoped by connection_created) instead of failing here.
+        connection.close_if_health_check_failed()
+    if connection.connection is None:
+        return  # connection_created applies it
+    if connection.needs_rollback or connection.connection.info.transaction_status == _FAILED:
+        # PostgreSQL refuses every statement until the rollback, which undoes whatever was
+        # set inside the transaction; raising here would hide the error that failed it.
+        return
+    org, scope = getattr(connection, "okrapp_rls_scope", BASELINE).settings()
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config(%s, %s, false), set_config(%s, %s, false)",
+            [ORG_SETTING, org, SCOPE_SETTING, scope],
+        )
+
+
+@contextmanager
+def scope(new: Scope, using: str = DEFAULT_DB_ALIAS):
+    previous = current(using)
+    activate(new, using)
+    try:
+        yield
+    finally:
+        activate(previous, using)
+
+
+def org_scope(org, using: str = DEFAULT_DB_ALIAS):
+    """``with org_scope(org):`` tenant tables show this organisation's rows only."""
+    return scope(for_org(org), using)
+
+
+def system_scope(using: str = DEFAULT_DB_ALIAS):
+    """``with system_scope():`` every organisation's rows (cross-organisation work only)."""
+    return scope(SYSTEM, using)
+
+
+def _stack(connection) -> list[Scope]:
+    if not hasattr(connection, "okrapp_rls_stack"):
+        connection.okrapp_rls_stack = []
+    return connection.okrapp_rls_stack
+
+
+def push(new: Scope, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Like ``scope()`` for hooks that start and end in different calls (signals)."""
+    _stack(connections[using]).append(current(using))
+    activate(new, using)
+
+
+def pop(using: str = DEFAULT_DB_ALIAS) -> None:
+    stack = _stack(connections[using])
+    activate(stack.pop() if stack else BASELINE, using)
+
+
+# --- signal handlers ---------------------------------------------------------------------------
+
+
+def on_connection_created(sender, connection, **kwargs) -> None:
+    _apply(connection)
+
+
+def on_request_started(sender, **kwargs) -> None:
+    # Also what makes a reused connection forget the previous request's organisation.
+    connection = connections[DEFAULT_DB_ALIAS]
+    connection.okrapp_rls_before_request = current()
+    activate(SYSTEM)
+
+
+def on_request_finished(sender, **kwargs) -> None:
+    connection = connections[DEFAULT_DB_ALIAS]
+    activate(getattr(connection, "okrapp_rls_before_request", BASELINE))
+    connection.okrapp_rls_before_request = BASELINE
+
+
+_ORG_ARGUMENT: dict[str, inspect.Signature | None] = {}
+
+
+def task_scope(task, args, kwargs) -> Scope:
+    """The scope a task runs in: ``system_scope=True`` tasks see every organisation; the
+    rest see the organisation of their ``org_id`` argument, or nothing without one."""
+    if getattr(task, "system_scope", False):
+        return SYSTEM
+    if task.name not in _ORG_ARGUMENT:
+        try:
+            signature = inspect.signature(task.run)
+        except (TypeError, ValueError):
+            signature = None
+        has_org = signature is not None and "org_id" in signature.parameters
+        _ORG_ARGUMENT[task.name] = signature if has_org else None
+    signature = _ORG_ARGUMENT[task.name]
+    if signature is None:
+        return NOTHING
+    try:
+        org_id = signature.bind_partial(*(args or ()), **(kwargs or {})).arguments.get("org_id")
+    except TypeError:  # wrong arguments: the task fails on its own, with nothing visible
+        return NOTHING
+    if isinstance(org_id, bool) or not isinstance(org_id, int):
+        return NOTHING
+    return Scope(org_id=org_id)
+
+
+def on_task_prerun(sender=None, task=None, args=None, kwargs=None, **extra) -> None:
+    push(task_scope(task or sender, args, kwargs))
+
+
+def on_task_postrun(sender=None, **extra) -> None:
+    pop()
+
+
+def install() -> None:
+    """Connect the hooks (``OkrappConfig.ready``)."""
+    from celery import signals as celery_signals
+    from django.core import signals as request_signals
+    from django.db.backends.signals import connection_created
+    from django.db.models.signals import post_migrate
+
+    connection_created.connect(on_connection_created, dispatch_uid="okrapp.rls")
+    request_signals.request_started.connect(on_request_started, dispatch_uid="okrapp.rls")
+    request_signals.request_finished.connect(on_request_finished, dispatch_uid="okrapp.rls")
+    celery_signals.task_prerun.connect(on_task_prerun, dispatch_uid="okrapp.rls", weak=False)
+    celery_signals.task_postrun.connect(on_task_postrun, dispatch_uid="okrapp.rls", weak=False)
+    post_migrate.connect(on_post_migrate, dispatch_uid="okrapp.rls")
+
+
+# --- policies and the application role ----------------------------------------------------------
+
+
+def tenant_tables(cursor) -> list[tuple[str, str]]:
+    """(table, organisation column) of every table that needs the policy, found in the
+    schema itself so a new table is covered the day its migration runs."""
+    cursor.execute(
+        """
+        SELECT c.table_name, 'organization_id'
+        FROM information_schema.columns c
+        JOIN information_schema.tables t
+          ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+        WHERE c.table_schema = current_schema() AND c.column_name = 'organization_id'
+          AND t.table_type = 'BASE TABLE'
+        UNION
+        SELECT table_name, 'id' FROM information_schema.tables
+        WHERE table_schema = current_schema() AND table_name = %s
+        ORDER BY 1
+        """,
+        [ORG_TABLE],
+    )
+    return list(cursor.fetchall())
+
+
+def install_policies(connection) -> list[str]:
+    """Enable row security and the policy on every tenant table missing it (idempotent:
+    a table already protected is not touched, so no lock is taken on a live table).
+    Returns the tables changed. Must run as the tables' owner (migrations do)."""
+    if connection.vendor != "postgresql":
+        return []
+    qn = connection.ops.quote_name
+    changed = []
+    with connection.cursor() as cursor:
+        tables = tenant_tables(cursor)
+        cursor.execute(
+            "SELECT tablename, policyname FROM pg_policies "
+            "WHERE schemaname = current_schema() AND policyname LIKE %s",
+            [POLICY_PREFIX + "%"],
+        )
+        policies: dict[str, set[str]] = {}
+        for table, name in cursor.fetchall():
+            policies.setdefault(table, set()).add(name)
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relrowsecurity "
+            "AND relnamespace = current_schema()::regnamespace"
+        )
+        enabled = {row[0] for row in cursor.fetchall()}
+        for table, column in tables:
+            existing = policies.get(table, set())
+            if table in enabled and existing == {POLICY}:
+                continue
+            allows = _ALLOWS.format(column=qn(column))
+            for old in existing - {POLICY}:
+                cursor.execute(f"DROP POLICY {qn(old)} ON {qn(table)}")
+            if POLICY not in existing:
+                cursor.execute(
+                    f"CREATE POLICY {qn(POLICY)} ON {qn(table)} "
+                    f"USING ({allows}) WITH CHECK ({allows})"
+                )
+            cursor.execute(f"ALTER TABLE {qn(table)} ENABLE ROW LEVEL SECURITY")
+            changed.append(table)
+    return changed
+
+
+def on_post_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    # Sent once per app after the whole plan ran; okrapp's is enough for every table.
+    if sender.name != "okrapp":
+        return
+    changed = install_policies(connections[using])
+    if changed:
+        log.info("row-level security enabled on %s table(s)", len(changed))
+
+
+def grant_app_role(connection, role: str) -> None:
+    """Data rights (no DDL) on every table and sequence of the schema, now and for the
+    tables the owner (who runs migrations) creates later."""
+    from psycopg import sql
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_database(), current_schema(), coalesce("
+            "(SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = %s), current_user)",
+            [ORG_TABLE],
+        )
+        database, schema, owner = cursor.fetchone()
+        names = {
+            "role": sql.Identifier(role),
+            "database": sql.Identifier(database),
+            "schema": sql.Identifier(schema),
+            "owner": sql.Identifier(owner),
+        }
+        statements = [
+            "GRANT CONNECT ON DATABASE {database} TO {role}",
+            "GRANT USAGE ON SCHEMA {schema} TO {role}",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
+            "GRANT USAGE, SELECT ON SEQUENCES TO {role}",
+        ]
+        raw = connection.connection
+        for statement in statements:
+            cursor.execute(sql.SQL(statement).format(**names).as_string(raw))
+
+
+def ensure_app_role(connection, role: str, password: str | None) -> bool:
+    """Create (or correct) the login role the application connects as: not a superuser,
+    no BYPASSRLS, no DDL rights. Returns True when it was created."""
+    from psycopg import sql
+
+    raw = connection.connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        created = cursor.fetchone() is None
+        attributes = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"
+        verb = "CREATE ROLE" if created else "ALTER ROLE"
+        statement = sql.SQL(f"{verb} {{role}} {attributes}").format(role=sql.Identifier(role))
+        if password is not None:
+            statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
+        cursor.execute(statement.as_string(raw))
+    return created
