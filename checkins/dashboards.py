@@ -349,6 +349,7 @@ class TeamGroup:
     need_help: int = 0
     unacknowledged: int = 0
     shown: list[KeyResultRow] = field(default_factory=list)  # after filters and sort
+    shown_people: list = field(default_factory=list)  # PersonLine of ``shown``
 
     @property
     def team(self) -> Team:
@@ -717,13 +718,59 @@ def _sort_key(sort: str):
 
 
 def apply_filters(dashboard: TeamDashboard, filters: Filters) -> list[KeyResultRow]:
-    """Fill each group's ``shown`` rows; returns them all, in order."""
+    """Fill each group's ``shown`` rows and ``shown_people``; returns the rows, in order."""
     shown = []
     key = _sort_key(filters.sort)
     for group in dashboard.groups:
         group.shown = sorted((r for r in group.rows if _matches(r, filters)), key=key)
+        group.shown_people = person_lines(group.shown)
         shown.extend(group.shown)
     return shown
+
+
+#: Up to this many lines the dashboard lists every key result; beyond it, one collapsed
+#: line per person whose key results load when opened (a 60-person team has ~300).
+EXPANDED_ROWS = 60
+
+
+@dataclass
+class PersonLine:
+    """One person's summary on a large dashboard: their shown key results, counted."""
+
+    person: Membership
+    rows: list[KeyResultRow]
+
+    @property
+    def key_results(self) -> int:
+        return sum(1 for r in self.rows if r.kr is not None)
+
+    @property
+    def worst(self) -> scoring.Status | None:
+        statuses = [r.status for r in self.rows if r.status is not None]
+        return min(statuses, key=STATUS_RANK.__getitem__) if statuses else None
+
+    @property
+    def worst_label(self) -> str:
+        return STATUS_LABELS[self.worst] if self.worst else ""
+
+    @property
+    def need_help(self) -> int:
+        return sum(1 for r in self.rows if r.need_help)
+
+    @property
+    def unacknowledged(self) -> int:
+        return sum(r.unacknowledged for r in self.rows)
+
+
+def person_lines(rows: list[KeyResultRow]) -> list[PersonLine]:
+    """``rows`` by person, people in the order of their first row (so a sort by progress
+    or status puts first the person with the row that sorts first). Only readable rows
+    carry figures, so a summary says nothing about private key results but that they are
+    there."""
+    lines: dict[int, PersonLine] = {}
+    for row in rows:
+        lines.setdefault(row.person.pk, PersonLine(row.person, [])).rows.append(row)
+    return list(lines.values())
 
 
 # --- Company view ------------------------------------------------------------------------------
@@ -789,13 +836,21 @@ KUDOS_SHOWN = 5
 
 
 def company_view(
-    org: Organization, viewer: Membership, cycle: Cycle | None, teams: list[Team], week: date
+    org: Organization,
+    viewer: Membership,
+    cycle: Cycle | None,
+    teams: list[Team],
+    week: date,
+    *,
+    kudos: bool = True,
 ) -> CompanyView:
-    """The company view of ``cycle`` for ``viewer``: six queries, none without a cycle."""
+    """The company view of ``cycle`` for ``viewer``: six queries (five without the kudos),
+    none without a cycle."""
     view = CompanyView(cycle=cycle, week=week)
     if cycle is None:
         return view
-    view.kudos = _recent_kudos(org, viewer)
+    if kudos:
+        view.kudos = recent_kudos(org, viewer)
     today = cycle.today()
     view.expected = cycle.expected_progress(today)
     objectives = list(
@@ -906,7 +961,9 @@ def capped_progress_sql(value, prefix: str = "key_result__"):
             then=Case(
                 When(
                     Q(**{f"{prefix}start_value__isnull": False})
-                    & Q(**{f"{prefix}target_value__isnull": False}),
+                    & Q(**{f"{prefix}target_value__isnull": False})
+                    # PostgreSQL's GREATEST skips a NULL (start == target): say so here.
+                    & ~Q(**{f"{prefix}start_value": kr("target_value")}),
                     then=linear,
                 ),
                 default=None,
@@ -1006,7 +1063,7 @@ def _new_need_help(org: Organization, viewer: Membership, cycle: Cycle, week: da
     )
 
 
-def _recent_kudos(org: Organization, viewer: Membership) -> list[Kudos]:
+def recent_kudos(org: Organization, viewer: Membership) -> list[Kudos]:
     """The latest kudos, each with what it was for when the viewer may read that."""
     items = list(
         Kudos.objects.for_org(org)

@@ -34,6 +34,7 @@ from cycles import permissions as okr_permissions
 from cycles import services as okr_services
 from cycles.models import KeyResult, Objective
 from cycles.services import ConflictError
+from okrapp import cache as page_cache
 from okrapp.models import Membership, Organization
 from okrapp.tenancy import require_same_org
 
@@ -140,6 +141,7 @@ def checkin_record(
             ),
             current=None,
         ) from exc
+    page_cache.bump(org)  # the company view's rates, movers and calls for help
     return checkin
 
 

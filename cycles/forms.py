@@ -12,6 +12,7 @@ from cycles.models import (
     VALUE_FIELD,
     Cycle,
     Direction,
+    Initiative,
     InitiativeStatus,
     Kind,
     Level,
@@ -22,7 +23,7 @@ from cycles.models import (
     ReviewDecision,
     Visibility,
 )
-from okrapp.models import Membership, Organization, Team
+from okrapp.models import Membership, Organization, Team, TeamMembership
 
 
 class DateInput(forms.DateInput):
@@ -307,13 +308,76 @@ KEY_RESULT_VALUES = (
 # --- Initiatives ---------------------------------------------------------------------------------
 
 
+#: How many people the add-initiative owner list offers before anyone searches.
+OWNER_SHORTLIST = 40
+#: How many matches a search of the organisation's members answers with.
+OWNER_MATCHES = 20
+
+
+def owner_shortlist(
+    org: Organization, *, key_result, viewer: Membership, keep: int | None = None
+) -> list[Membership]:
+    """The people likely to own an initiative of ``key_result`` (one query): the viewer, the
+    key result's and the objective's owners, the objective's team, and whoever owns
+    initiatives under the objective's key results; ``keep`` (a current owner) too. An
+    organisation of a thousand people is reached through :func:`owner_matches` instead."""
+    objective = key_result.objective
+    ids = {viewer.pk, key_result.owner_id, objective.owner_id} - {None}
+    if keep is not None:
+        ids.add(keep)
+    # One UNION of ids: an OR of subqueries made the planner read every member.
+    # (No ORDER BY inside a compound statement: SQLite refuses it.)
+    wanted = Membership.objects.for_org(org).filter(pk__in=ids).order_by().values("id")
+    wanted = wanted.union(
+        Initiative.objects.for_org(org)
+        .filter(key_result__objective_id=objective.pk, owner__isnull=False)
+        .order_by()
+        .values("owner_id")
+    )
+    if objective.team_id:
+        wanted = wanted.union(
+            TeamMembership.objects.for_org(org)
+            .filter(team_id=objective.team_id)
+            .order_by()
+            .values("membership_id")
+        )
+    people = _people(org, keep).select_related(None).select_related("user")
+    return list(people.filter(pk__in=wanted)[:OWNER_SHORTLIST])
+
+
+def owner_matches(org: Organization, query: str) -> list[Membership]:
+    """Active members whose name or email contains ``query`` (one query)."""
+    query = query.strip()[:100]
+    if not query:
+        return []
+    return list(
+        _people(org)
+        .select_related(None)
+        .select_related("user")
+        .filter(Q(user__full_name__icontains=query) | Q(user__email__icontains=query))[
+            :OWNER_MATCHES
+        ]
+    )
+
+
 class InitiativeForm(forms.Form):
+    """An initiative. Its owner is a member id from the list (a shortlist, which a search
+    refills with htmx) or, without JavaScript, someone's email typed in the search box; either
+    way the owner must be an active member of the organisation."""
+
     title = forms.CharField(label=_("Initiative"), max_length=200)
     owner = forms.ModelChoiceField(
         label=_("Owner"),
         queryset=Membership.objects.none(),
         required=False,
         empty_label=_("Nobody"),
+    )
+    owner_email = forms.CharField(
+        label=_("Someone else"),
+        required=False,
+        max_length=254,
+        help_text=_("Search anyone by name or email; a whole email picks that person."),
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     status = forms.ChoiceField(
         label=_("Status"), choices=InitiativeStatus.choices, initial=InitiativeStatus.NOT_STARTED
@@ -329,8 +393,63 @@ class InitiativeForm(forms.Form):
     def __init__(self, *args, org: Organization, initiative=None, **kwargs):
         super().__init__(*args, **kwargs)
         keep = initiative.owner_id if initiative else None
+        # Any active member validates (a search may name anyone); only a few are listed.
         self.fields["owner"].queryset = _people(org, keep)
         _person_field(self.fields["owner"])
+        self.offer([])
+
+    def offer(self, people: list[Membership], *, search_url: str = "") -> None:
+        """List ``people`` as the owner's choices (and the chosen one, wherever they came
+        from), and make the search box refill the list from ``search_url`` with htmx."""
+        field = self.fields["owner"]
+        listed = {m.pk for m in people}
+        chosen = self._chosen_owner()
+        extra = [chosen] if chosen is not None and chosen.pk not in listed else []
+        field.widget.choices = [
+            ("", field.empty_label),
+            *((m.pk, m.display_name) for m in [*extra, *people]),
+        ]
+        if search_url:
+            owner_id = self["owner"].auto_id
+            self.fields["owner_email"].widget.attrs.update(
+                {
+                    "hx-get": search_url,
+                    "hx-trigger": "input changed delay:300ms, search",
+                    "hx-target": f"#{owner_id}",
+                    "hx-swap": "innerHTML",
+                    "aria-controls": owner_id,
+                }
+            )
+
+    def _chosen_owner(self) -> Membership | None:
+        if self.is_bound:
+            raw = self.data.get(self.add_prefix("owner"))
+        else:
+            raw = getattr(self.initial.get("owner"), "pk", self.initial.get("owner"))
+        if raw in (None, "") or not str(raw).isdigit():
+            return None
+        return self.fields["owner"].queryset.filter(pk=int(raw)).first()
+
+    def clean(self):
+        data = super().clean()
+        typed = (data.pop("owner_email", "") or "").strip()
+        if not typed or "owner" in self.errors:
+            return data
+        # An email that names a member wins (that is how it works without JavaScript); a
+        # part of a name is what the search box was given, and then the list says who.
+        by_email = self.fields["owner"].queryset.filter(user__email__iexact=typed).first()
+        if by_email is not None:
+            data["owner"] = by_email
+        elif "@" in typed or data.get("owner") is None:
+            self.add_error(
+                "owner_email",
+                _(
+                    "Nobody active in this organisation has the email “%(email)s”. "
+                    "Type their whole email, or choose someone from the list."
+                )
+                % {"email": typed[:254]},
+            )
+        return data
 
 
 # --- Review ------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from cycles.models import (
     ReviewStatus,
 )
 from cycles.quarters import fiscal_quarters
+from okrapp import cache as page_cache
 from okrapp.models import Membership, Organization, Team
 from okrapp.tenancy import require_same_org
 
@@ -110,6 +111,7 @@ def cycle_create(
     pilot_teams: Iterable[Team] = (),
     scoring_deadline: date | None = None,
 ) -> Cycle:
+    page_cache.bump(org)  # the company view and the tree show this
     _require(permissions.can_manage_cycles(by))
     cycle = Cycle(
         organization=org,
@@ -128,6 +130,7 @@ def cycle_create(
 @transaction.atomic
 def cycle_generate_quarters(*, org: Organization, by: Membership, fiscal_year: int) -> list[Cycle]:
     """Draft cycles for Q1 to Q4 of a fiscal year; quarters that exist already are skipped."""
+    page_cache.bump(org)  # the company view and the tree show this
     _require(permissions.can_manage_cycles(by))
     if not 2000 <= fiscal_year <= 2100:
         raise ValidationError({"fiscal_year": _("Choose a year between 2000 and 2100.")})
@@ -157,6 +160,7 @@ def cycle_update(
     pilot_teams: Iterable[Team] = (),
     scoring_deadline: date | None = None,
 ) -> Cycle:
+    page_cache.bump(org)  # the company view and the tree show this
     _require(permissions.can_manage_cycles(by))
     cycle = Cycle.objects.for_org(org).select_for_update().get(pk=cycle.pk)
     _require_not_frozen(cycle)
@@ -171,6 +175,7 @@ def cycle_update(
 @transaction.atomic
 def cycle_transition(*, org: Organization, by: Membership, cycle: Cycle, to_state: str) -> Cycle:
     """Move a cycle to its next state, recorded with who and when."""
+    page_cache.bump(org)  # the company view and the tree show this
     _require(permissions.can_manage_cycles(by))
     cycle = Cycle.objects.for_org(org).select_for_update().get(pk=cycle.pk)
     from_state = cycle.state
@@ -229,6 +234,7 @@ def cycle_carry_over(
 
     Each copy links to where it came from; running it twice copies nothing twice.
     """
+    page_cache.bump(org)  # the company view and the tree show this
     _require(permissions.can_manage_cycles(by))
     require_same_org(org, from_cycle, to_cycle)
     if from_cycle.pk == to_cycle.pk:
@@ -355,6 +361,7 @@ def objective_create(
     mission_link: str = "",
     aligned_to: Iterable[Objective] = (),
 ) -> Objective:
+    page_cache.bump(org)  # the company view and the tree show this
     require_same_org(org, cycle, owner, team)
     _require_not_frozen(cycle)
     _require(
@@ -398,6 +405,7 @@ def objective_update(
     **fields,
 ) -> Objective:
     """Edit an objective; ``expected_version`` refuses a save over someone else's change."""
+    page_cache.bump(org)  # the company view and the tree show this
     unknown = set(fields) - set(OBJECTIVE_FIELDS)
     if unknown:
         raise ValueError(f"Not objective fields: {sorted(unknown)}")
@@ -518,6 +526,7 @@ def _alignment_ancestor_ids(org: Organization, cycle_id: int, start: list[int]) 
 
 @transaction.atomic
 def objective_delete(*, org: Organization, by: Membership, objective: Objective) -> None:
+    page_cache.bump(org)  # the company view and the tree show this
     objective = Objective.objects.for_org(org).select_related("cycle", "owner").get(pk=objective.pk)
     _require(permissions.can_edit_objective(by, objective))
     _require_not_frozen(objective.cycle)
@@ -621,6 +630,7 @@ def key_result_create(
     weight: Decimal = Decimal(1),
     confidence: int = 5,
 ) -> KeyResult:
+    page_cache.bump(org)  # the company view and the tree show this
     require_same_org(org, objective, owner)
     objective = Objective.objects.for_org(org).select_related("cycle", "owner").get(pk=objective.pk)
     _require_not_frozen(objective.cycle)
@@ -663,6 +673,7 @@ def key_result_update(
     **fields,
 ) -> KeyResult:
     """Edit a key result; a stale ``expected_version`` raises :class:`ConflictError`."""
+    page_cache.bump(org)  # the company view and the tree show this
     unknown = set(fields) - set(KEY_RESULT_FIELDS)
     if unknown:
         raise ValueError(f"Not key result fields: {sorted(unknown)}")
@@ -704,6 +715,7 @@ def key_result_record_value(
     Who may check in is the check-in's rule (``checkins.services``); this enforces what
     the KR itself demands: an active cycle and a value that fits the KR.
     """
+    page_cache.bump(org)  # the company view and the tree show this
     kr = (
         KeyResult.objects.for_org(org)
         .select_for_update()
@@ -718,7 +730,12 @@ def key_result_record_value(
         )
     kr.current_value, kr.confidence = value, confidence
     _validate_key_result(kr)
-    kr.full_clean(exclude=["organization", "objective", "owner", "carried_from"])
+    # Field validators cover the value and the confidence (1-10); the table's CHECK
+    # constraints are enforced by the database on save, so asking it first (three queries
+    # per constraint) only slows every check-in down.
+    kr.full_clean(
+        exclude=["organization", "objective", "owner", "carried_from"], validate_constraints=False
+    )
     kr.progress = kr.compute_progress()
     kr.version += 1
     kr._history_user = by.user
@@ -729,6 +746,7 @@ def key_result_record_value(
 
 @transaction.atomic
 def key_result_delete(*, org: Organization, by: Membership, key_result: KeyResult) -> None:
+    page_cache.bump(org)  # the company view and the tree show this
     kr = (
         KeyResult.objects.for_org(org)
         .select_related("objective__cycle", "objective__owner")

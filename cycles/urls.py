@@ -65,6 +65,11 @@ urlpatterns = [
         name="initiative_create",
     ),
     path(
+        "key-results/<int:kr_id>/initiatives/owners/",
+        key_results.initiative_owner_options,
+        name="initiative_owner_options",
+    ),
+    path(
         "initiatives/<int:initiative_id>/edit/",
         initiatives.initiative_edit,
         name="initiative_edit",

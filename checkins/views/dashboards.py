@@ -13,19 +13,24 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.vary import vary_on_headers
 
 from checkins import charts, dashboards, reminders, services
 from checkins.models import week_label
 from cycles.models import Cycle, CycleState
 from cycles.views.common import STATUS_LABELS, get_cycle, load_cycles, review_counts
+from cycles.views.tree import hidden_objective_ids
+from okrapp import cache as page_cache
 from okrapp.models import Membership
 from okrapp.rendering import render_page
 from okrapp.selectors import setup_checklist
@@ -56,15 +61,68 @@ def _wants_partial(request) -> bool:
 
 
 def company(request, org_slug):
-    """The organisation's home: mission and vision, then how the company is doing."""
+    """The organisation's home: mission and vision, then how the company is doing.
+
+    The cycle's figures (objectives, team bars and their chart, check-in rates, movers and
+    calls for help) are the same for everyone who may read the same private objectives:
+    they are cached, rendered, per organisation data version (bumped by the check-in and
+    OKR services), cycle, day, language and those objectives. Kudos are the viewer's own."""
     org, viewer = request.org, request.membership
     cycles = load_cycles(org)
     active = next((c for c in cycles if c.state == CycleState.ACTIVE), None)
     cycle, notices = _choose_cycle(request, cycles, default=active)
     teams = dashboards.load_teams(org)
     week = services.current_week(org)
-    view = dashboards.company_view(org, viewer, cycle, teams, week)
     member_count = Membership.objects.for_org(org).active().count()
+    context = {
+        "cycles": cycles,
+        "cycle": cycle,
+        "active": active,
+        "teams": teams,
+        "member_count": member_count,
+        "notices": notices,
+        "setup": setup_checklist(org, team_count=len(teams), member_count=member_count)
+        if viewer.is_admin
+        else None,
+        "week_label": week_label(week),
+    }
+    if cycle is None:
+        context["view"] = dashboards.company_view(org, viewer, cycle, teams, week)
+        return render_page(request, "checkins/company.html", context)
+    key = page_cache.key(
+        "company",
+        org,
+        cycle.pk,
+        cycle is active,
+        week,
+        cycle.today(),
+        get_language(),
+        [(t.pk, t.name, t.slug, t.parent_id) for t in teams],
+        hidden_objective_ids(org, viewer, cycle),
+    )
+    kudos = dashboards.recent_kudos(org, viewer)  # the viewer's own: never cached
+    figures = cache.get(key)
+    if figures is None:
+        view = dashboards.company_view(org, viewer, cycle, teams, week, kudos=False)
+        view.kudos = kudos
+        figures = _company_figures(request, view, active=active)
+        cache.set(key, figures, page_cache.TTL)
+    view = figures["view"]
+    view.kudos = kudos
+    context |= {
+        "view": view,
+        "figures_html": mark_safe(figures["figures_html"]),  # noqa: S308 - rendered, escaped
+        "changes_html": mark_safe(figures["changes_html"]),  # noqa: S308 - rendered, escaped
+        "change_label": figures["change_label"],
+        "change_before_label": figures["change_before_label"],
+    }
+    return render_page(request, "checkins/company.html", context)
+
+
+def _company_figures(request, view: dashboards.CompanyView, *, active) -> dict:
+    """The company view's cacheable part: its two rendered sections and the few figures the
+    rest of the page shows (a plain view without the objectives, rows or movers)."""
+    org, cycle = request.org, view.cycle
     charted = [bar for bar in view.team_bars if bar.objectives]
     bar_chart = None
     if charted:
@@ -86,26 +144,31 @@ def company(request, org_slug):
             title=_("Progress of each team's objectives"),
         )
     context = {
-        "cycles": cycles,
+        "org": org,
         "cycle": cycle,
-        "active": active,
         "view": view,
         "bar_chart": bar_chart,
         "charted": charted,
         "uncharted": len(view.team_bars) - len(charted),
-        "teams": teams,
-        "member_count": member_count,
-        "notices": notices,
-        "setup": setup_checklist(org, team_count=len(teams), member_count=member_count)
-        if viewer.is_admin
-        else None,
-        "week_label": week_label(week),
         "change_label": week_label(view.change_week) if view.change_week else "",
         "change_before_label": week_label(view.change_week - timedelta(weeks=1))
         if view.change_week
         else "",
     }
-    return render_page(request, "checkins/company.html", context)
+    return {
+        "figures_html": render_to_string("checkins/company.html#company-figures", context),
+        "changes_html": render_to_string("checkins/company.html#company-changes", context),
+        "change_label": context["change_label"],
+        "change_before_label": context["change_before_label"],
+        "view": dashboards.CompanyView(
+            cycle=None,
+            expected=view.expected,
+            week=view.week,
+            change_week=view.change_week,
+            rate=view.rate,
+            rate_last_week=view.rate_last_week,
+        ),
+    }
 
 
 # --- Team dashboard -----------------------------------------------------------------------------
@@ -155,6 +218,32 @@ def team_dashboard(request, org_slug, team_slug):
         key: base + _query(board.cycle, filters, default_cycle, sort=key)
         for key in dashboards.SORTS
     }
+    if _wants_partial(request) and request.GET.get("part") == "person" and filters.person:
+        # One person's key results, opened from their collapsed line (htmx).
+        lines = [line for group in board.groups for line in group.shown_people]
+        person = next(p for p in board.people if p.pk == filters.person)
+        line = next(
+            (line for line in lines if line.person.pk == person.pk),
+            dashboards.PersonLine(person, []),
+        )
+        context = {
+            "cycle": board.cycle,
+            "filters": filters,
+            "line": line,
+            "here": here,
+            "sort_links": sort_links,
+        }
+        return render(request, "checkins/dashboard.html#person-rows", context)
+    # A large view lists one collapsed line per person; each opens with their key results
+    # (htmx), or without JavaScript by the link to the dashboard filtered to that person.
+    expanded = len(rows) <= dashboards.EXPANDED_ROWS
+    person_links = {}
+    if not expanded:
+        for group in board.groups:
+            for line in group.shown_people:
+                person_links[line.person.pk] = base + _query(
+                    board.cycle, filters, default_cycle, person=line.person.pk
+                )
     objective_charts = {}
     if board.cycle is not None:
         for group in board.groups:
@@ -187,6 +276,8 @@ def team_dashboard(request, org_slug, team_slug):
         "csv_url": csv_url + _query(board.cycle, filters, default_cycle),
         "clear_url": base + _query(board.cycle, dashboards.Filters(), default_cycle),
         "sort_links": sort_links,
+        "expanded": expanded,
+        "person_links": person_links,
         "sorts": dashboards.SORTS,
         "statuses": [(s.value, STATUS_LABELS[s]) for s in STATUS_LABELS],
         "partial_messages": partial_messages,

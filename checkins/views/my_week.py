@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 from checkins import selectors, services
 from checkins.forms import CheckInForm
 from checkins.models import week_label
-from cycles.models import KeyResult
 from cycles.services import ConflictError
 from okrapp.forms import apply_service_errors
 from okrapp.rendering import render_page
@@ -66,8 +65,8 @@ def _save(request, item) -> bool:
     except ValidationError as exc:
         apply_service_errors(form, exc)
         return False
+    # Whoever shows the item next reloads the page's figures (or redirects).
     item.this_week, item.saved = checkin, True
-    item.kr.refresh_from_db()
     return True
 
 
@@ -120,21 +119,15 @@ def _refresh(request, page):
 @require_POST
 def my_week_save(request, org_slug, kr_id):
     """Save one KR (htmx from its card; Enter in its fields)."""
-    kr = get_object_or_404(KeyResult.objects.for_org(request.org), pk=kr_id)
-    page = _load(request, [kr.pk])
+    page = _load(request, [kr_id])
     if not page.key_results:
-        # Not in the person's week: another's KR, or not in the active cycle.
+        # Not in the person's week: another's KR, another organisation's, or not in the
+        # active cycle (the week's own query is scoped to the organisation).
         raise Http404
     item = page.key_results[0]
+    kr = item.kr
     _attach_forms(page, request.POST)
     ok = _save(request, item)
-    if ok:
-        page = _load(request, [kr.pk])
-        item = page.key_results[0]
-        item.form = CheckInForm(
-            prefix=_prefix(kr.pk), initial={**item.prefill, "revision": item.revision}
-        )
-        item.saved, item.conflict = True, None
     if not request.htmx:
         if ok:
             messages.success(request, _("Checked in on “%(kr)s”.") % {"kr": kr.title})
@@ -146,6 +139,13 @@ def my_week_save(request, org_slug, kr_id):
             {"page": full, "week_label": week_label(full.week)},
             status=400,
         )
+    if ok:
+        page = _load(request, [kr.pk])
+        item = page.key_results[0]
+        item.form = CheckInForm(
+            prefix=_prefix(kr.pk), initial={**item.prefill, "revision": item.revision}
+        )
+        item.saved, item.conflict = True, None
     status = 200 if ok else (409 if item.conflict is not None else 400)
     return render_page(
         request,

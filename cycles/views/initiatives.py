@@ -64,6 +64,7 @@ def initiative_edit(request, org_slug, initiative_id):
         "owner": initiative.owner_id or "",
         "status": initiative.status,
         "backlog_url": initiative.backlog_url,
+        "owner_email": "",  # someone outside the owner list, by email
     }
     data |= {name: request.POST[name] for name in data if name in request.POST}
     form = InitiativeForm(data, org=request.org, initiative=initiative)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cycles import permissions, quality, services
-from cycles.forms import InitiativeForm, KeyResultForm
+from cycles.forms import InitiativeForm, KeyResultForm, owner_matches, owner_shortlist
 from cycles.models import Initiative, KeyResult
 from cycles.views.common import (
     change_history,
@@ -22,7 +22,6 @@ from cycles.views.common import (
 )
 from cycles.views.scoring import key_result_score
 from okrapp.forms import apply_service_errors
-from okrapp.models import Membership
 from okrapp.rendering import render_page
 
 
@@ -88,6 +87,13 @@ def key_result_context(request, kr: KeyResult, *, initiative_form=None) -> dict:
         Initiative.objects.for_org(org).filter(key_result=kr).select_related("owner__user")
     )
     can_edit = not frozen and permissions.can_edit_key_result(viewer, kr)
+    # A refused form is shown with its errors even where adding is no longer possible.
+    form = initiative_form or (InitiativeForm(org=org) if can_edit else None)
+    # The owner lists offer a shortlist (one query), not every member of the organisation:
+    # a search box refills them with htmx, or takes an email without JavaScript.
+    people = owner_shortlist(org, key_result=kr, viewer=viewer) if can_edit or form else []
+    if form is not None:
+        form.offer(people, search_url=_owner_search_url(org, kr))
     context = {
         "kr": kr,
         "objective": kr.objective,
@@ -100,13 +106,12 @@ def key_result_context(request, kr: KeyResult, *, initiative_form=None) -> dict:
         "initiatives_flat": quality.initiatives_done_but_flat(
             [i.status for i in initiatives], kr.progress, expected
         ),
-        # A refused form is shown with its errors even where adding is no longer possible.
-        "initiative_form": initiative_form or (InitiativeForm(org=org) if can_edit else None),
+        "initiative_form": form,
         "status_choices": Initiative._meta.get_field("status").choices,
-        # Owners offered by each initiative's inline edit form (one query for all of them).
-        "people": list(Membership.objects.for_org(org).active().with_user().ordered())
-        if can_edit and initiatives
-        else [],
+        # Owners offered by each initiative's inline edit form, besides its own owner.
+        "people": people if can_edit and initiatives else [],
+        "people_ids": {p.pk for p in people},
+        "owner_search_url": _owner_search_url(org, kr),
     }
     if not request.htmx:
         context.update(key_result_score(request, kr))
@@ -117,6 +122,28 @@ def key_result_context(request, kr: KeyResult, *, initiative_form=None) -> dict:
             subject=lambda r: _("the key result"),
         )
     return context
+
+
+def _owner_search_url(org, kr: KeyResult) -> str:
+    return reverse("initiative_owner_options", kwargs={"org_slug": org.slug, "kr_id": kr.pk})
+
+
+def initiative_owner_options(request, org_slug, kr_id):
+    """The ``<option>``s of an initiative's owner list for the search box (htmx): nobody,
+    the members whose name or email contains ``q`` (the first one chosen), then the
+    shortlist. Only for those who may edit the key result's initiatives."""
+    org, viewer = request.org, request.membership
+    kr = get_readable_key_result(request, kr_id)
+    if kr.objective.cycle.is_frozen or not permissions.can_edit_key_result(viewer, kr):
+        raise PermissionDenied
+    query = request.GET.get("q", request.GET.get("owner_email", ""))
+    matches = owner_matches(org, query)
+    shortlist = owner_shortlist(org, key_result=kr, viewer=viewer)
+    return render(
+        request,
+        "cycles/key_result_detail.html#owner-options",
+        {"query": query.strip()[:100], "matches": matches, "shortlist": shortlist},
+    )
 
 
 def key_result_edit(request, org_slug, kr_id):

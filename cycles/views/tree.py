@@ -7,13 +7,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib import messages
-from django.http import Http404
+from django.core.cache import cache
+from django.db.models import Q
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cycles import scoring
-from cycles.models import Alignment, Level, Objective
+from cycles.models import Alignment, Level, Objective, Visibility
 from cycles.views.common import decorate, get_cycle, get_readable_objective, load_cycles
+from okrapp import cache as page_cache
 from okrapp.rendering import render_page
 
 
@@ -119,13 +125,77 @@ def _subtree(by_id: dict[int, Objective], child_ids: dict[int, list[int]], top: 
     return node(by_id[top], frozenset())
 
 
+def hidden_objective_ids(org, viewer, cycle) -> list[int]:
+    """The private objectives of ``cycle`` that ``viewer`` may not read, sorted (one query;
+    none for an admin). ``permissions.can_read_objective`` in SQL: it is all that makes one
+    person's tree or company view differ from another's, so it is part of their cache key."""
+    if viewer.is_admin:
+        return []
+    readable = Q(owner=viewer) | Q(team_id__in=viewer.managed_team_ids) | Q(owner__manager=viewer)
+    return sorted(
+        Objective.objects.for_org(org)
+        .in_cycle(cycle)
+        .filter(visibility=Visibility.PRIVATE)
+        .exclude(readable)
+        .values_list("pk", flat=True)
+    )
+
+
 def alignment_tree(request, org_slug, cycle_id):
     """The whole tree for a cycle of ordinary size. For a large one, two levels under the
     mission and each deeper branch on demand: ``?branch=<objective id>`` answers htmx with
     that branch's objectives and a browser without JavaScript with the page, that branch
-    open; ``?all=1`` draws everything."""
+    open; ``?all=1`` draws everything.
+
+    The drawn tree (everything below the page header) is cached per organisation data
+    version, day, language, view and the private objectives the viewer may not read; a
+    branch opened on demand is small and drawn each time."""
     org, viewer = request.org, request.membership
     cycle = get_cycle(request, cycle_id)
+    if request.GET.get("branch", ""):
+        return _draw_tree(request, cycle)
+    key = page_cache.key(
+        "tree",
+        org,
+        cycle.pk,
+        cycle.today(),
+        get_language(),
+        request.GET.get("all") == "1",
+        request.GET.get("collapsed") == "1",
+        org.mission,
+        hidden_objective_ids(org, viewer, cycle),
+    )
+    drawn = cache.get(key)
+    if drawn is None:
+        context = _tree_context(request, cycle)
+        drawn = {
+            name: context[name]
+            for name in ("objective_count", "orphan_count", "lazy", "large", "collapsed")
+        }
+        drawn["tree_html"] = render_to_string(
+            "cycles/alignment_tree.html#tree-body", context, request
+        )
+        cache.set(key, drawn, page_cache.TTL)
+    context = {
+        **drawn,
+        "cycle": cycle,
+        "cycles": load_cycles(org),
+        "tree_html": mark_safe(drawn["tree_html"]),  # noqa: S308 - rendered above, escaped
+    }
+    return render_page(request, "cycles/alignment_tree.html", context)
+
+
+def _draw_tree(request, cycle):
+    context = _tree_context(request, cycle)
+    if isinstance(context, HttpResponse):
+        return context
+    context["cycles"] = load_cycles(request.org)
+    return render_page(request, "cycles/alignment_tree.html", context)
+
+
+def _tree_context(request, cycle):
+    """What the tree draws (or, for one branch asked by htmx, that branch's response)."""
+    org, viewer = request.org, request.membership
     current = (
         Objective.objects.for_org(org)
         .in_cycle(cycle)
@@ -135,7 +205,7 @@ def alignment_tree(request, org_slug, cycle_id):
     )
     # The outline first (id and level of every objective, a light query), then only the
     # objectives on the page: all of them in a cycle of ordinary size.
-    levels = dict(current.values_list("pk", "level"))
+    levels = dict(current.order_by().values_list("pk", "level"))
     large = len(levels) > TREE_INLINE_LIMIT
     links = [
         (child_id, parent_id)
@@ -196,7 +266,6 @@ def alignment_tree(request, org_slug, cycle_id):
     mission_progress = scoring.objective_progress(company) if company else None
     context = {
         "cycle": cycle,
-        "cycles": load_cycles(org),
         "expected": expected,
         "roots": roots_,
         "unplaced": unplaced,
@@ -212,7 +281,7 @@ def alignment_tree(request, org_slug, cycle_id):
         "large": large,
         "branch": branch,
     }
-    return render_page(request, "cycles/alignment_tree.html", context)
+    return context
 
 
 def alignment_current(request, org_slug):

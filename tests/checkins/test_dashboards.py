@@ -326,6 +326,40 @@ def test_htmx_gets_only_the_table(client, login, acme, bob, team):
     assert "HX-Request" in response["Vary"]  # going back must not show the cached table
 
 
+def test_a_large_dashboard_lists_one_line_per_person(
+    client, login, acme, bob, carol, team, monkeypatch
+):
+    """Beyond ``EXPANDED_ROWS`` lines each person is one collapsed summary; their key results
+    load when it is opened (htmx) or through the link to the dashboard filtered to them."""
+    monkeypatch.setattr(dashboards, "EXPANDED_ROWS", 2)
+    url = _url("team_dashboard", acme, team_slug="engineering")
+    client = login(bob)
+    body = client.get(url).content.decode()
+    assert "Docs 10 to 20" not in body and "Reviews 10 to 20" not in body
+    carol_line = body.split(f'id="dash-person-{carol.pk}"')[1].split("</li>")[0]
+    assert "2 key results" in carol_line
+    assert f'href="{url}?person={carol.pk}"' in carol_line
+    assert f'hx-get="{url}?person={carol.pk}&amp;part=person"' in carol_line
+    dave_line = body.split(f'id="dash-person-{team["dave"].pk}"')[1].split("</li>")[0]
+    assert "worst: Behind" in dave_line and "1 needs help" in dave_line
+    # gus's key result is private: his line says it is there, nothing about it.
+    gus_line = body.split(f'id="dash-person-{team["gus"].pk}"')[1].split("</li>")[0]
+    assert "1 key result" in gus_line and "needs help" not in gus_line and "worst" not in gus_line
+
+    # Opened with htmx: that person's key results alone.
+    opened = client.get(url, {"person": carol.pk, "part": "person"}, HTTP_HX_REQUEST="true")
+    rows = opened.content.decode()
+    assert opened.status_code == 200 and "<html" not in rows
+    assert "Docs 10 to 20" in rows and "Reviews 10 to 20" in rows
+    assert "Modules learnt 10 to 20" not in rows
+    # Without JavaScript: the page filtered to them, their key results listed.
+    page = client.get(url, {"person": carol.pk}).content.decode()
+    assert "Docs 10 to 20" in page and "Reviews 10 to 20" in page and "dash-filters" in page
+    # A filter with few matches lists the key results themselves.
+    behind = client.get(url, {"status": "behind", "need_help": "1"}).content.decode()
+    assert "Modules learnt 10 to 20" in behind and "Docs 10 to 20" not in behind
+
+
 def test_sub_team_dashboard_and_the_people_page_moved(client, login, acme, bob, engineering, team):
     client = login(bob)
     body = client.get(_url("team_dashboard", acme, team_slug="platform")).content.decode()

@@ -112,3 +112,93 @@ def test_private_objective_pages_are_404_for_others(client, login, acme, carol, 
     )
     login(carol)
     assert "Conversation" in client.get(url).content.decode()
+
+
+# --- The add-initiative form's owner: a shortlist and a search, not every member -----------------
+
+
+def _members(org, n, prefix="member"):
+    from tests.factories import MembershipFactory, UserFactory
+
+    return [
+        MembershipFactory(
+            organization=org,
+            user=UserFactory(email=f"{prefix}{i}@acme.example", full_name=f"Zed {prefix} {i}"),
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_owner_list_is_a_shortlist_with_a_search(client, login, acme, bob, carol, kr):
+    others = _members(acme, 30)
+    login(carol)
+    page = client.get(kr_url(acme, kr)).content.decode()
+    # The viewer and the key result's owner are offered; the organisation's other 30 are not.
+    assert f'<option value="{carol.pk}"' in page
+    assert not any(f'<option value="{m.pk}"' in page for m in others)
+    # The search box asks the organisation's members for the list (htmx).
+    search = reverse("initiative_owner_options", kwargs={"org_slug": "acme", "kr_id": kr.pk})
+    assert f'hx-get="{search}"' in page and 'name="owner_email"' in page
+
+    found = client.get(search, {"q": "Zed member 1"}).content.decode()
+    assert f'<option value="{others[1].pk}" selected>' in found  # the first match is chosen
+    assert f'value="{others[10].pk}"' in found and f'value="{others[2].pk}"' not in found
+    assert f'<option value="{carol.pk}"' in found  # the shortlist follows
+    assert "Nobody matches" in client.get(search, {"q": "no such person"}).content.decode()
+
+
+def test_the_search_stays_inside_the_organisation_and_its_editors(
+    client, login, acme, carol, erin, mallory, kr
+):
+    search = reverse("initiative_owner_options", kwargs={"org_slug": "acme", "kr_id": kr.pk})
+    login(carol)
+    assert "Mallory" not in client.get(search, {"q": "mallory"}).content.decode()
+    login(erin)  # may read the key result, may not edit its initiatives
+    assert client.get(search, {"q": "carol"}).status_code == 403
+    login(mallory)
+    assert client.get(search, {"q": "carol"}).status_code == 404
+
+
+def test_an_owner_outside_the_shortlist_by_id_or_typed_email(client, login, acme, carol, kr):
+    from cycles.models import Initiative
+
+    (far,) = _members(acme, 1, prefix="far")
+    login(carol)
+    create = reverse("initiative_create", kwargs={"org_slug": "acme", "kr_id": kr.pk})
+    # Picked from a search: the id of any active member validates.
+    response = client.post(create, {"title": "By id", "status": "not_started", "owner": far.pk})
+    assert response.status_code == 302
+    # Without JavaScript: the whole email, any case.
+    response = client.post(
+        create, {"title": "By email", "status": "not_started", "owner_email": "FAR0@acme.example"}
+    )
+    assert response.status_code == 302
+    owners = dict(Initiative.objects.for_org(acme).values_list("title", "owner_id"))
+    assert owners == {"By id": far.pk, "By email": far.pk}
+
+
+def test_a_wrong_owner_is_400_with_a_message_and_the_input_kept(
+    client, login, acme, carol, mallory, kr
+):
+    from cycles.models import Initiative
+
+    login(carol)
+    create = reverse("initiative_create", kwargs={"org_slug": "acme", "kr_id": kr.pk})
+    response = client.post(
+        create, {"title": "Keep me", "status": "not_started", "owner_email": "nobody@acme.example"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Nobody active in this organisation has the email" in body
+    assert 'value="Keep me"' in body and 'value="nobody@acme.example"' in body
+    # Another organisation's member, by email or by id, is nobody here.
+    by_email = client.post(
+        create, {"title": "x", "status": "not_started", "owner_email": "mallory@globex.example"}
+    )
+    assert by_email.status_code == 400
+    by_id = client.post(create, {"title": "x", "status": "not_started", "owner": mallory.pk})
+    assert by_id.status_code == 400 and "Select a valid choice" in by_id.content.decode()
+    # A part of a name without a choice in the list (what a search box holds) says so too.
+    partial = client.post(create, {"title": "x", "status": "not_started", "owner_email": "Zed"})
+    assert partial.status_code == 400
+    assert not Initiative.objects.for_org(acme).exists()

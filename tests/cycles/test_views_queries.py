@@ -1,6 +1,7 @@
 """Pages that list objectives keep a constant number of queries as the cycle grows."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,8 +19,9 @@ from tests.factories import MembershipFactory, TeamFactory, TeamMembershipFactor
 pytestmark = pytest.mark.django_db
 
 # The most queries each page may take, whatever the size of the cycle. The tree reads the
-# outline of the cycle first, so that a large one loads its deeper branches on demand.
-BUDGET = {"cycle_detail": 10, "alignment_tree": 11, "person_okrs": 9, "review_queue": 13}
+# outline of the cycle first, so that a large one loads its deeper branches on demand; and
+# the private objectives the viewer may not read, which key its cached drawing (drawn: 8).
+BUDGET = {"cycle_detail": 10, "alignment_tree": 12, "person_okrs": 9, "review_queue": 13}
 
 
 def _grow(org, cycle, viewer, size: int) -> None:
@@ -69,6 +71,8 @@ def _grow(org, cycle, viewer, size: int) -> None:
 
 
 def _count(client, url) -> int:
+    # Cold: the factories write rows without the services, which bump the page cache.
+    cache.clear()
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200, url

@@ -1,0 +1,70 @@
+"""Cached page figures, invalidated by a per-organisation data version.
+
+The big read-only pages (company view, alignment tree) keep what they compute in the
+Django cache (Redis in production) under keys that carry the organisation's *data
+version*. The write services that change what those pages show (check-ins, OKRs) call
+:func:`bump`, so the next request misses and recomputes: nothing is ever deleted, old
+entries simply stop being asked for and expire.
+
+The version is bumped at once and again when the transaction commits: the first makes the
+writer's own next page fresh (and works inside a test's transaction, where commit hooks do
+not run), the second throws away anything a concurrent request cached between the first
+bump and the commit while it still read the old rows.
+
+A key also names everything else a cached figure depends on (the cycle, the day, the
+language, and what differs between viewers, such as which private objectives they may
+not read); see :func:`key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.core.cache import cache
+from django.db import transaction
+
+#: Cached figures expire anyway after this many seconds: it bounds how long a change the
+#: services do not announce (a person renaming themselves) can take to show.
+TTL = 600
+
+
+def _version_key(org_id: int) -> str:
+    return f"okrapp:data-version:{org_id}"
+
+
+def version(org) -> int:
+    """The organisation's data version (one cache read)."""
+    key = _version_key(org.pk)
+    value = cache.get(key)
+    if value is None:
+        # A fresh number, never an earlier one: if the version was evicted while entries
+        # cached under old numbers were not, starting again at 1 could serve them.
+        cache.add(key, time.time_ns(), timeout=None)
+        value = cache.get(key)
+    return value
+
+
+def _increment(org_id: int) -> None:
+    key = _version_key(org_id)
+    try:
+        cache.incr(key)
+    except ValueError:  # missing (never read, or evicted)
+        cache.set(key, time.time_ns(), timeout=None)
+
+
+def bump(org) -> None:
+    """Say that the organisation's OKRs or check-ins changed: cached figures are stale."""
+    org_id = org.pk
+    _increment(org_id)
+    transaction.on_commit(lambda: _increment(org_id), robust=True)
+
+
+def signature(values) -> str:
+    """A short, stable digest of ``values`` (their ``repr``), for a key."""
+    return hashlib.blake2b(repr(values).encode(), digest_size=10).hexdigest()
+
+
+def key(name: str, org, *parts) -> str:
+    """The cache key of figure ``name`` of ``org`` at its current data version."""
+    return f"okrapp:page:{name}:{org.pk}:{version(org)}:{signature(parts)}"

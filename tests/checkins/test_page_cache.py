@@ -1,0 +1,120 @@
+"""The cached company view and alignment tree: a write shows on the next request, and one
+viewer never gets another viewer's private objectives from the cache."""
+
+from decimal import Decimal as D
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from checkins import services as cadence
+from cycles import services as okr
+from cycles.models import Level
+from okrapp import cache as page_cache
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+
+
+def _company(acme):
+    return reverse("org_home", kwargs={"org_slug": acme.slug})
+
+
+def _tree(acme, cycle):
+    return reverse("alignment_tree", kwargs={"org_slug": acme.slug, "cycle_id": cycle.pk})
+
+
+def _get(client, url) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_bump_moves_the_version_now_and_again_on_commit(acme, django_capture_on_commit_callbacks):
+    first = page_cache.version(acme)
+    assert page_cache.version(acme) == first  # stable while nothing changes
+    with django_capture_on_commit_callbacks(execute=True):
+        page_cache.bump(acme)
+        assert page_cache.version(acme) == first + 1
+    assert page_cache.version(acme) == first + 2
+    assert page_cache.key("x", acme, 1) != page_cache.key("x", acme, 2)
+
+
+def test_a_lost_version_never_restarts_at_an_old_number(acme):
+    page_cache.bump(acme)
+    before = page_cache.version(acme)
+    cache.delete(f"okrapp:data-version:{acme.pk}")
+    assert page_cache.version(acme) > before
+
+
+def test_a_check_in_shows_on_the_next_company_view(client, login, acme, carol, kr):
+    login(carol)
+    assert "0 of 1 key results checked in" in _get(client, _company(acme))
+    assert "0 of 1 key results checked in" in _get(client, _company(acme))  # cached
+    cadence.checkin_record(
+        org=acme, by=carol, key_result=kr, value=D(20), confidence=7, need_help=True,
+        note="Stuck on the calibration wizard",
+    )  # fmt: skip
+    body = _get(client, _company(acme))
+    assert "1 of 1 key results checked in" in body
+    assert "Stuck on the calibration wizard" in body  # a new call for help
+
+
+def test_an_objective_edit_shows_on_the_next_tree_and_company_view(
+    client, login, acme, alice, carol, cycle
+):
+    grow = okr.objective_create(
+        org=acme, by=alice, cycle=cycle, level=Level.COMPANY, owner=alice, title="Grow revenue",
+        mission_link="Robots that pay for themselves",
+    )  # fmt: skip
+    login(carol)
+    assert "Grow revenue" in _get(client, _tree(acme, cycle))
+    assert "Grow revenue" in _get(client, _company(acme))
+    okr.objective_update(
+        org=acme, by=alice, objective=grow, expected_version=grow.version, title="Grow profit"
+    )
+    tree, company = _get(client, _tree(acme, cycle)), _get(client, _company(acme))
+    assert "Grow profit" in tree and "Grow revenue" not in tree
+    assert "Grow profit" in company and "Grow revenue" not in company
+
+
+@pytest.mark.parametrize("first", ["reader", "outsider"])
+def test_private_objectives_do_not_leak_through_the_cache(
+    first, client, login, acme, alice, bob, carol, erin, cycle
+):
+    """alice (admin) and carol (its owner) read carol's private objective; erin does not.
+    Whoever asks first fills the cache, the other must still see their own version."""
+    okr.objective_create(
+        org=acme, by=alice, cycle=cycle, level=Level.COMPANY, owner=alice, title="Grow revenue",
+        mission_link="Robots that pay for themselves",
+    )  # fmt: skip
+    okr.objective_create(
+        org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol,
+        title="Secret career plan", visibility="private",
+    )  # fmt: skip
+    okr.objective_create(
+        org=acme, by=alice, cycle=cycle, level=Level.COMPANY, owner=alice,
+        title="Board-only acquisition", visibility="private", mission_link="Everywhere",
+    )  # fmt: skip
+    order = [carol, erin] if first == "reader" else [erin, carol]
+    seen = {}
+    for person in order:
+        login(person)
+        seen[person.pk] = (_get(client, _tree(acme, cycle)), _get(client, _company(acme)))
+    carol_tree, carol_company = seen[carol.pk]
+    erin_tree, erin_company = seen[erin.pk]
+    assert "Secret career plan" in carol_tree
+    assert "Secret career plan" not in erin_tree and "Private objective" in erin_tree
+    # The admin's private company objective: blanked for both of them.
+    for body in (carol_tree, carol_company, erin_tree, erin_company):
+        assert "Board-only acquisition" not in body
+    login(alice)
+    assert "Board-only acquisition" in _get(client, _company(acme))
+    assert "Board-only acquisition" in _get(client, _tree(acme, cycle))
+    login(erin)
+    assert "Board-only acquisition" not in _get(client, _company(acme))
+    assert "Secret career plan" not in _get(client, _tree(acme, cycle))
