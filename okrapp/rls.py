@@ -369,3 +369,12 @@ def ensure_app_role(connection, role: str, password: str | None) -> bool:
             statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
         cursor.execute(statement.as_string(raw))
     return created
+
+
+def setup_app_role(connection, role: str, password: str | None = None) -> tuple[bool, list[str]]:
+    """What ``manage.py db_app_role`` does (and the test suite, on its test database): the
+    role created or corrected, its data rights granted, every tenant table's policy in place.
+    Run as the tables' owner inside one transaction. Returns (created, tables changed)."""
+    created = ensure_app_role(connection, role, password)
+    grant_app_role(connection, role)
+    return created, install_policies(connection)

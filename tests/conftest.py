@@ -6,8 +6,11 @@ import shutil
 
 import pytest
 from django.core.cache import cache
+from django.db import DatabaseError, connections
+from django.db.backends.signals import connection_created
 from django.utils import translation
 
+from okrapp import rls
 from okrapp.celery import app as celery_app
 from tests.factories import (
     PASSWORD,
@@ -20,6 +23,142 @@ from tests.factories import (
 
 # Playwright's sync API runs an event loop in the test thread; the ORM must still be usable.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+# --- Row-level security (PostgreSQL) ----------------------------------------------------------
+# The suite connects as the superuser, which row security does not bind. So on PostgreSQL
+# every connection of the test process (this thread's, live_server's, in-thread Celery
+# workers') switches to the application role, as production connects: a page, task or
+# command that reaches past its organisation's scope fails here as it would there. Test
+# code outside requests (factories, assertions) runs in system scope; requests and tasks
+# set their own scopes. OKRAPP_TEST_RLS=0 turns it off (debugging); default on PostgreSQL.
+
+APP_ROLE = "okrapp_app"
+_OFF, _ON = {"0", "false", "no", "off"}, {"", "1", "true", "yes", "on"}
+
+
+class _Rls:
+    role: str | None = None  # set once the test database has the role
+    databases: frozenset[str] = frozenset()  # test database names the role applies to
+    paused = False  # a superuser_db test is running
+
+
+def _rls_wanted() -> bool:
+    value = os.environ.get("OKRAPP_TEST_RLS", "").strip().lower()
+    if value not in _OFF | _ON:
+        raise pytest.UsageError(f"OKRAPP_TEST_RLS={value!r}: use 1 (on) or 0 (off).")
+    return value in _ON
+
+
+def _set_role(connection, role: str | None) -> None:
+    """SET ROLE on the driver connection (like rls' scope: connection state, not a query
+    the tests' query budgets should count). Skipped in a failed transaction: its rollback
+    restores the role the transaction started with."""
+    raw = connection.connection
+    if raw is None or raw.info.transaction_status == rls._FAILED:
+        return
+    name = "NONE" if role is None else connection.ops.quote_name(role)
+    with connection.wrap_database_errors, raw.cursor() as cursor:
+        cursor.execute(f"SET ROLE {name}")
+
+
+def _as_app_role(sender, connection, **kwargs) -> None:
+    if (
+        _Rls.role
+        and not _Rls.paused
+        and connection.vendor == "postgresql"
+        and connection.settings_dict["NAME"] in _Rls.databases
+    ):
+        _set_role(connection, _Rls.role)
+
+
+def _prepare_app_role(connection, role: str) -> None:
+    """``db_app_role``'s work on the test database (as the superuser that created it), plus
+    TRUNCATE and sequence UPDATE: transactional tests flush the tables between tests."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rolcanlogin AND NOT rolsuper AND NOT rolbypassrls AND NOT rolcreatedb "
+            "AND NOT rolcreaterole FROM pg_roles WHERE rolname = %s",
+            [role],
+        )
+        row = cursor.fetchone()
+    # The role belongs to the cluster, shared with other test runs: it is only altered when
+    # missing or wrong, so concurrent runs do not race on it.
+    if row is None or not row[0]:
+        rls.setup_app_role(connection, role)
+    else:
+        rls.grant_app_role(connection, role)
+        rls.install_policies(connection)
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        (schema,) = cursor.fetchone()
+        cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA {qn(schema)} TO {qn(role)}")
+        cursor.execute(f"GRANT UPDATE ON ALL SEQUENCES IN SCHEMA {qn(schema)} TO {qn(role)}")
+
+
+def pytest_configure(config):
+    _rls_wanted()  # a mistyped switch stops the run before anything is collected
+    config.addinivalue_line(
+        "markers",
+        "superuser_db(reason): the test's queries run as the database superuser, not under "
+        "row-level security (tests that switch roles or inspect ownership themselves)",
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, plus the application role every connection switches to."""
+    postgres = [c for c in connections.all() if c.vendor == "postgresql"]
+    if not postgres or not _rls_wanted():
+        yield
+        return
+    with django_db_blocker.unblock():
+        for connection in postgres:
+            _prepare_app_role(connection, APP_ROLE)
+    _Rls.role = APP_ROLE
+    _Rls.databases = frozenset(c.settings_dict["NAME"] for c in postgres)
+    connection_created.connect(_as_app_role, dispatch_uid="tests.rls")
+    for connection in postgres:
+        _set_role(connection, APP_ROLE)
+    try:
+        yield
+    finally:
+        # Dropping the test database is the superuser's job again.
+        connection_created.disconnect(dispatch_uid="tests.rls")
+        _Rls.role = None
+        for connection in postgres:
+            _set_role(connection, None)
+
+
+@pytest.fixture(autouse=True)
+def _rls_scope(request):
+    """System scope for test code outside requests; a ``superuser_db`` test runs as the
+    superuser with the connection's scope as a process starts (nothing)."""
+    uses_db = "_django_db_helper" in request.fixturenames or request.node.get_closest_marker(
+        "django_db"
+    )
+    if not uses_db or _Rls.role is None:
+        yield
+        return
+    # After the database fixture: inside the test's transaction when there is one.
+    request.getfixturevalue("_django_db_helper")
+    postgres = [c for c in connections.all() if c.vendor == "postgresql"]
+    superuser = request.node.get_closest_marker("superuser_db") is not None
+    if superuser:
+        _Rls.paused = True
+        for connection in postgres:
+            _set_role(connection, None)
+    for connection in postgres:
+        rls.activate(rls.BASELINE if superuser else rls.SYSTEM, connection.alias)
+    yield
+    if superuser:
+        _Rls.paused = False
+        for connection in postgres:
+            try:
+                _set_role(connection, APP_ROLE)
+            except DatabaseError:  # a broken connection: the next one gets the role anyway
+                connection.close()
 
 
 @pytest.fixture(autouse=True)

@@ -166,9 +166,12 @@ def mails() -> Mails:
 
 def _reset_broker_pools() -> None:
     """Forget pooled broker connections, so a changed broker URL takes effect."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    from kombu import pools
+
+    # kombu keeps the pools in a registry of its own: closing only the app's pool left the
+    # closed one there, handed back to the next test ("Acquire on closed pool").
+    pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 

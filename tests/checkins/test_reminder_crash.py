@@ -53,6 +53,9 @@ RECOVERY_LINE = re.compile(
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    # The worker subprocess connects with DATABASE_URL (the superuser), and ANALYZE needs
+    # the tables' owner.
+    pytest.mark.superuser_db(reason="the worker process and ANALYZE run as the superuser"),
     pytest.mark.skipif(
         connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"),
         reason="needs PostgreSQL and the Redis broker: the worker is a separate process "

@@ -10,6 +10,7 @@ from checkins import notifications, reminders, services
 from checkins.models import AwayPeriod, ClaimStatus, NotificationClaim
 from checkins.tasks import cadence_tick, send_notifications
 from cycles import services as okr
+from okrapp import rls
 from tests.factories import MembershipFactory, TeamFactory, TeamMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -309,7 +310,9 @@ def test_two_ticks_in_parallel_threads_split_the_work(acme, alice, cycle):
     def tick():
         barrier.wait()
         try:
-            results.append(reminders.claim_due(acme, at(0, 3)))
+            # The organisation's scope, as its cadence_tick_org task runs in.
+            with rls.org_scope(acme):
+                results.append(reminders.claim_due(acme, at(0, 3)))
         finally:
             connection.close()
 

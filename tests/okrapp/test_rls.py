@@ -26,6 +26,10 @@ from okrapp.models import Membership, Organization, Team
 from okrapp.tenancy import TenantModel
 
 APP_ROLE = "okrapp_app"
+# These tests switch to the application role themselves (SET LOCAL ROLE) after creating it
+# and building two organisations as the superuser; the rest of the suite runs as the role
+# from the start (tests/conftest.py).
+pytestmark = pytest.mark.superuser_db(reason="creates the role and switches to it itself")
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="row-level security is a PostgreSQL feature; this run uses "

@@ -58,9 +58,7 @@ class Command(BaseCommand):
                 "role must be another one, or row-level security does not apply to it."
             )
         with transaction.atomic(using=database):
-            created = rls.ensure_app_role(connection, role, password)
-            rls.grant_app_role(connection, role)
-            changed = rls.install_policies(connection)
+            created, changed = rls.setup_app_role(connection, role, password)
         self.stdout.write(
             f"{'Created' if created else 'Updated'} role {role}: data rights on every table; "
             f"row-level security {'added to ' + str(len(changed)) if changed else 'already on'}"
