@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.formats import date_format
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from cycles import scoring
@@ -44,11 +46,15 @@ def burnup(
     height: int = 120,
     pad: int = 8,
     today: date | None = None,
+    chart_id: str = "chart",
+    big: bool = False,
 ) -> dict:
     """Geometry of a KR's burn-up: actual values by week against the expected line.
 
     ``checkins`` are the KR's check-ins (any order). Increase/decrease KRs get the line
     from start to target over the cycle; "stay" KRs their bound(s); milestones 0 → 1.
+    ``svg`` is the chart drawn (``chart_id`` names its title and description, ``big``
+    draws larger points).
     """
     start, end = cycle.start_date, cycle.end_date
     span_days = max((end - start).days, 1)
@@ -122,7 +128,7 @@ def burnup(
             "kind": _("least") if direction is scoring.Direction.STAY_AT_LEAST else _("most"),
             "bound": plain(kr.target_value),
         }
-    return {
+    chart = {
         "width": width,
         "height": height,
         "points": points,
@@ -134,6 +140,51 @@ def burnup(
         "title": _("Burn-up of “%(title)s”") % {"title": kr.title},
         "desc": f"{goal} {described}",
     }
+    chart["svg"] = burnup_svg(chart, chart_id=chart_id, big=big)
+    return chart
+
+
+def burnup_svg(chart: dict, *, chart_id: str, big: bool = False) -> SafeString:
+    """The ``<svg>`` of a :func:`burnup` chart.
+
+    Drawn here rather than by a template: My week shows one per key result, and a
+    template's loop over the points (a translated tooltip each) cost more than the rest
+    of the card.
+    """
+    w, h, cid = chart["width"], chart["height"], escape(chart_id)
+    parts = [
+        f'<svg class="burnup" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        f'aria-labelledby="burnup-{cid}-title burnup-{cid}-desc" preserveAspectRatio="none">'
+        f'<title id="burnup-{cid}-title">{escape(chart["title"])}</title>'
+        f'<desc id="burnup-{cid}-desc">{escape(chart["desc"])}</desc>'
+        f'<rect class="burnup-bg" x="0" y="0" width="{w}" height="{h}" rx="6"/>'
+    ]
+    if band := chart["band"]:
+        parts.append(
+            f'<rect class="burnup-band" x="0" y="{band["y"]}" width="{w}" '
+            f'height="{band["height"]}"/>'
+        )
+    if threshold := chart["threshold"]:
+        y = threshold["y"]
+        parts.append(f'<line class="burnup-threshold" x1="0" x2="{w}" y1="{y}" y2="{y}"/>')
+    if e := chart["expected"]:
+        parts.append(
+            f'<line class="burnup-expected" x1="{e["x1"]}" y1="{e["y1"]}" x2="{e["x2"]}" '
+            f'y2="{e["y2"]}"/>'
+        )
+    if x := chart["today_x"]:
+        parts.append(f'<line class="burnup-today" x1="{x}" x2="{x}" y1="0" y2="{h}"/>')
+    if chart["polyline"]:
+        parts.append(f'<polyline class="burnup-actual" points="{chart["polyline"]}"/>')
+    r = "4.5" if big else "3"
+    for p in chart["points"]:
+        tip = escape(f"{p.label} · " + _("confidence %(c)s/10") % {"c": p.confidence})
+        parts.append(
+            f'<circle class="burnup-point tone-{p.tone}" cx="{p.x}" cy="{p.y}" r="{r}">'
+            f"<title>{tip}</title></circle>"
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text part is escaped above
 
 
 # --- Dashboards: bars, heat maps, pace ------------------------------------------------------------

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
@@ -67,6 +68,7 @@ from cycles.models import (
     Visibility,
 )
 from cycles.views.common import STATUS_LABELS, prime_team_ids, set_track
+from okrapp import cache as page_cache
 from okrapp.models import Membership, Organization, Team, TeamMembership
 
 #: Check-ins older than this many weeks (this one included) no longer wait for a manager.
@@ -390,9 +392,13 @@ def team_dashboard(
     cycle: Cycle | None,
     *,
     today: date | None = None,
+    objective_history: bool = True,
 ) -> TeamDashboard:
     """The dashboard of ``node``'s team for ``cycle``: four queries, and up to three more
-    to know which private objectives and check-ins a team lead may read and acknowledge."""
+    to know which private objectives and check-ins a team lead may read and acknowledge.
+
+    ``objective_history=False`` leaves out the team objectives' weekly history and
+    forecast (their progress and status stay): for a caller that has them drawn already."""
     scope = list(node.walk())
     scope_ids = [n.team.pk for n in scope]
     memberships = list(
@@ -446,7 +452,10 @@ def team_dashboard(
         .exclude(objective__status=ObjectiveStatus.ARCHIVED)
         .filter(Q(owner_id__in=list(people)) | Q(objective_id__in=[o.pk for o in team_objectives]))
         # can_read_objective reads a private objective's owner (their manager may read it).
-        .select_related("objective__team", "objective__owner")
+        # Nothing here reads the objective's team nor its long texts: reading them only
+        # cost time on every one of the hundreds of rows.
+        .select_related("objective__owner")
+        .defer("objective__description", "objective__why_it_matters", "objective__mission_link")
         .order_by("objective__level", "objective__title", "objective_id", "position", "id")
     )
     facts = checkin_facts(org, [kr.pk for kr in krs])
@@ -497,7 +506,8 @@ def team_dashboard(
         if is_readable and mine:
             progress = scoring.objective_progress((kr.progress, kr.weight) for kr in mine)
             status = scoring.status(progress, expected)
-            history = progress_history(mine, facts, cycle=cycle, today=today)
+            if objective_history:
+                history = progress_history(mine, facts, cycle=cycle, today=today)
         groups[objective.team_id].objectives.append(
             ObjectiveFigures(
                 objective=objective,
@@ -1064,13 +1074,24 @@ def _new_need_help(org: Organization, viewer: Membership, cycle: Cycle, week: da
 
 
 def recent_kudos(org: Organization, viewer: Membership) -> list[Kudos]:
-    """The latest kudos, each with what it was for when the viewer may read that."""
-    items = list(
-        Kudos.objects.for_org(org)
-        .with_people()
-        .select_related("key_result__objective__owner", "objective__owner")
-        .order_by("-created_at", "-id")[:KUDOS_SHOWN]
-    )
+    """The latest kudos, each with what it was for when the viewer may read that.
+
+    The list is the same for everyone: it is cached per data version (objective and key
+    result titles) and newest kudos (kudos are only ever added), which costs one small
+    query instead of the joined one; what the viewer may read of it is decided here."""
+    latest = Kudos.objects.for_org(org).order_by("-created_at", "-id")
+    newest = latest.values_list("id", flat=True).first()
+    if newest is None:
+        return []
+    key = page_cache.key("recent-kudos", org, newest)
+    items = cache.get(key)
+    if items is None:
+        items = list(
+            latest.with_people().select_related("key_result__objective__owner", "objective__owner")[
+                :KUDOS_SHOWN
+            ]
+        )
+        cache.set(key, items, page_cache.TTL)
     for item in items:
         objective = item.objective or (item.key_result.objective if item.key_result else None)
         item.subject = None

@@ -165,7 +165,14 @@ def my_week(
                 expected=expected,
                 current_week=week,
                 chart=burnup(
-                    kr=kr, cycle=cycle, checkins=history, today=today, width=220, height=64, pad=4
+                    kr=kr,
+                    cycle=cycle,
+                    checkins=history,
+                    today=today,
+                    width=220,
+                    height=64,
+                    pad=4,
+                    chart_id=str(kr.pk),
                 ),
             )
         )

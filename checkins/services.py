@@ -111,8 +111,9 @@ def checkin_record(
             current=existing,
         )
     try:
+        # ``kr`` is the row locked above: the KR service uses it as it is.
         okr_services.key_result_record_value(
-            org=org, by=by, key_result=kr, value=value, confidence=confidence
+            org=org, by=by, key_result=kr, value=value, confidence=confidence, locked=True
         )
     except ValidationError as exc:
         if hasattr(exc, "error_dict") and "current_value" in exc.error_dict:
@@ -130,9 +131,10 @@ def checkin_record(
     checkin.note, checkin.need_help = note.strip(), need_help
     checkin.recorded_by, checkin.updated_at = by, stamp
     checkin._history_user = by.user
+    # No savepoint of its own: an IntegrityError leaves this function (whose transaction
+    # rolls back) as the ConflictError at once, nothing more is run on the connection.
     try:
-        with transaction.atomic():
-            checkin.save()
+        checkin.save()
     except IntegrityError as exc:  # a first check-in by someone else in the same instant
         raise ConflictError(
             _(

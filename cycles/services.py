@@ -706,28 +706,47 @@ def key_result_update(
     return kr
 
 
-@transaction.atomic
 def key_result_record_value(
-    *, org: Organization, by: Membership, key_result: KeyResult, value: Decimal, confidence: int
+    *,
+    org: Organization,
+    by: Membership,
+    key_result: KeyResult,
+    value: Decimal,
+    confidence: int,
+    locked: bool = False,
 ) -> KeyResult:
     """A check-in's effect on its key result: current value, confidence, progress upward.
 
     Who may check in is the check-in's rule (``checkins.services``); this enforces what
     the KR itself demands: an active cycle and a value that fits the KR.
+
+    ``locked``: the caller has just read ``key_result`` with ``select_for_update()`` (and
+    its ``objective__cycle``) in the transaction it is in, as the check-in service does;
+    the row is then used as it is instead of being locked and read a second time. Every
+    rule is checked before anything is written, so no savepoint of its own is needed.
     """
-    page_cache.bump(org)  # the company view and the tree show this
-    kr = (
-        KeyResult.objects.for_org(org)
-        .select_for_update()
-        .select_related("objective__cycle")
-        .get(pk=key_result.pk)
-    )
+    if not locked:
+        with transaction.atomic():
+            kr = (
+                KeyResult.objects.for_org(org)
+                .select_for_update()
+                .select_related("objective__cycle")
+                .get(pk=key_result.pk)
+            )
+            return key_result_record_value(
+                org=org, by=by, key_result=kr, value=value, confidence=confidence, locked=True
+            )
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("A key result given as locked must be locked in this transaction.")
+    require_same_org(org, key_result)
+    kr = key_result
     if kr.objective.cycle.state != CycleState.ACTIVE:
         raise ValidationError(
             _("%(cycle)s is not active; check-ins are taken only in the active cycle.")
             % {"cycle": kr.objective.cycle.name},
             code="cycle_not_active",
         )
+    page_cache.bump(org)  # the company view and the tree show this
     kr.current_value, kr.confidence = value, confidence
     _validate_key_result(kr)
     # Field validators cover the value and the confidence (1-10); the table's CHECK

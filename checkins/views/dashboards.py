@@ -174,7 +174,10 @@ def _company_figures(request, view: dashboards.CompanyView, *, active) -> dict:
 # --- Team dashboard -----------------------------------------------------------------------------
 
 
-def _team_board(request, team_slug: str):
+def _team_board(request, team_slug: str, *, objectives: bool = False):
+    """The board, its filters and its shown rows. With ``objectives``, also the cache key
+    of the team objectives section and the section drawn (HTML) if the cache has it (else
+    ``None``: the board then carries the objectives' history to draw it)."""
     org, viewer = request.org, request.membership
     teams = dashboards.load_teams(org)
     team = next((t for t in teams if t.slug == team_slug), None)
@@ -184,12 +187,65 @@ def _team_board(request, team_slug: str):
     node = node or dashboards.TeamNode(team, 0)  # a loop in the tree (refused by services)
     cycles = load_cycles(org)
     cycle, notices = _choose_cycle(request, cycles, default=cycles[0] if cycles else None)
-    board = dashboards.team_dashboard(org, viewer, node, cycle)
+    today = cycle.today() if cycle else None
+    objectives_key = objectives_html = None
+    if objectives and cycle is not None:
+        objectives_key = _objectives_key(request, node, cycle, today)
+        objectives_html = cache.get(objectives_key)
+    board = dashboards.team_dashboard(
+        org, viewer, node, cycle, today=today, objective_history=objectives and not objectives_html
+    )
     board.ancestors = dashboards.ancestors_of(teams, team)
     filters = dashboards.parse_filters(request.GET, board)
     filters.notices[:0] = notices
     rows = dashboards.apply_filters(board, filters)
-    return cycles, board, filters, rows
+    return cycles, board, filters, rows, (objectives_key, objectives_html)
+
+
+def _objectives_key(request, node: dashboards.TeamNode, cycle: Cycle, today: date) -> str:
+    """The cache key of a team dashboard's objectives section: the same for everyone who
+    may read the same private objectives (no form, no CSRF token, nothing of the viewer's
+    own inside), per organisation data version, team tree, cycle, day and language."""
+    org, viewer = request.org, request.membership
+    return page_cache.key(
+        "team-objectives",
+        org,
+        node.team.pk,
+        cycle.pk,
+        today,
+        get_language(),
+        [(n.team.pk, n.team.name, n.depth) for n in node.walk()],
+        hidden_objective_ids(org, viewer, cycle),
+    )
+
+
+def _objectives_section(request, board: dashboards.TeamDashboard, key: str | None) -> str:
+    """Draw the team objectives section (pace charts included) and cache it under ``key``."""
+    if board.cycle is None:
+        return ""
+    for group in board.groups:
+        for figures in group.objectives:
+            figures.chart = None
+            if figures.readable and figures.history:
+                figures.chart = charts.pace_chart(
+                    points=figures.history,
+                    forecast=figures.forecast,
+                    start=board.cycle.start_date,
+                    end=board.cycle.end_date,
+                    today=board.today,
+                    title=figures.objective.title,
+                ) | {"id": f"pace-{figures.objective.pk}"}
+    html = render_to_string(
+        "checkins/dashboard.html#dashboard-objectives",
+        {
+            "org": request.org,
+            "cycle": board.cycle,
+            "board": board,
+            "show_all_teams": len(board.groups) > 1,
+        },
+    )
+    cache.set(key, html, page_cache.TTL)
+    return html
 
 
 def _query(cycle: Cycle | None, filters: dashboards.Filters, default_cycle, **overrides) -> str:
@@ -206,7 +262,11 @@ def _query(cycle: Cycle | None, filters: dashboards.Filters, default_cycle, **ov
 def team_dashboard(request, org_slug, team_slug):
     """Everyone on the team and its sub-teams x their key results, with filters and sorting
     in the query string (the filtered table is a partial for htmx)."""
-    cycles, board, filters, rows = _team_board(request, team_slug)
+    # The table alone (htmx) and one person's rows do without the objectives section.
+    whole_page = not _wants_partial(request)
+    cycles, board, filters, rows, (objectives_key, objectives_html) = _team_board(
+        request, team_slug, objectives=whole_page
+    )
     org = request.org
     default_cycle = cycles[0] if cycles else None
     base = reverse("team_dashboard", kwargs={"org_slug": org.slug, "team_slug": board.team.slug})
@@ -244,22 +304,8 @@ def team_dashboard(request, org_slug, team_slug):
                 person_links[line.person.pk] = base + _query(
                     board.cycle, filters, default_cycle, person=line.person.pk
                 )
-    objective_charts = {}
-    if board.cycle is not None:
-        for group in board.groups:
-            for figures in group.objectives:
-                if figures.readable and figures.history:
-                    objective_charts[figures.objective.pk] = charts.pace_chart(
-                        points=figures.history,
-                        forecast=figures.forecast,
-                        start=board.cycle.start_date,
-                        end=board.cycle.end_date,
-                        today=board.today,
-                        title=figures.objective.title,
-                    ) | {"id": f"pace-{figures.objective.pk}"}
-    for group in board.groups:
-        for figures in group.objectives:
-            figures.chart = objective_charts.get(figures.objective.pk)
+    if whole_page and objectives_html is None:
+        objectives_html = _objectives_section(request, board, objectives_key)
     partial_messages = []
     if _wants_partial(request):
         # The table says what just happened (e.g. "Acknowledged.") where the eye is.
@@ -283,6 +329,7 @@ def team_dashboard(request, org_slug, team_slug):
         "partial_messages": partial_messages,
         "show_all_teams": len(board.groups) > 1,
         "ancestors": board.ancestors,
+        "objectives_html": mark_safe(objectives_html or ""),  # noqa: S308 - rendered, escaped
     }
     name = "checkins/dashboard.html"
     if _wants_partial(request):
@@ -357,7 +404,7 @@ def csv_rows(rows: list[dashboards.KeyResultRow]) -> list[list[str]]:
 
 def team_dashboard_csv(request, org_slug, team_slug):
     """The dashboard as it is filtered and sorted, as CSV."""
-    _cycles, board, _filters, rows = _team_board(request, team_slug)
+    _cycles, board, _filters, rows, _objectives = _team_board(request, team_slug)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = board.cycle.name if board.cycle else date.today().isoformat()
     filename = f"{slugify(board.team.slug)}-{slugify(stamp) or 'cycle'}.csv"

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -24,9 +26,18 @@ from cycles.views.key_results import key_result_context
 from okrapp.forms import apply_service_errors
 from okrapp.rendering import render_page
 
+#: Earlier revisions listed under a check-in; the rest behind a "show all" link.
+REVISIONS_SHOWN = 5
 
-def _timeline(org, kr) -> list[CheckIn]:
-    """The KR's check-ins, newest first, each with its earlier revisions and comments."""
+
+def _timeline(org, kr, *, all_revisions_of: int | None = None) -> list[CheckIn]:
+    """The KR's check-ins, newest first, each with its latest earlier revisions (all of
+    them for the check-in ``all_revisions_of``) and its comments.
+
+    A check-in revised every day would otherwise list (and read) every version on every
+    visit: the history query keeps the newest :data:`REVISIONS_SHOWN` earlier versions
+    of each check-in and counts the rest (``earlier_total``).
+    """
     checkins = list(
         CheckIn.objects.for_org(org)
         .filter(key_result=kr)
@@ -34,28 +45,56 @@ def _timeline(org, kr) -> list[CheckIn]:
         .order_by("-week")
     )
     revisions = defaultdict(list)
+    totals: dict[int, int] = {}
+    # The newest history row is the current state; the earlier versions have a lower
+    # revision than the check-in's own (a check-in saved once has none: no query then).
+    revised = [c.pk for c in checkins if c.revision > 1]
+    current_revision = (
+        CheckIn.objects.for_org(org).filter(pk=OuterRef("id")).order_by().values("revision")[:1]
+    )
     history = (
-        CheckIn.history.filter(id__in=[c.pk for c in checkins])
+        CheckIn.history.filter(id__in=revised)
+        .filter(revision__lt=Subquery(current_revision))
+        .annotate(
+            newest_first=Window(
+                RowNumber(), partition_by=F("id"), order_by=F("history_date").desc()
+            ),
+            earlier_total=Window(Count("*"), partition_by=F("id")),
+        )
         .select_related("recorded_by__user")
         .order_by("-history_date")
     )
-    for record in history:
+    if all_revisions_of is None:
+        history = history.filter(newest_first__lte=REVISIONS_SHOWN)
+    else:
+        history = history.filter(Q(newest_first__lte=REVISIONS_SHOWN) | Q(id=all_revisions_of))
+    for record in history if revised else []:
         revisions[record.id].append(record)
+        totals[record.id] = record.earlier_total
     comments = defaultdict(list)
     for comment in Comment.objects.for_org(org).filter(checkin__in=checkins).with_people():
         comments[comment.checkin_id].append(comment)
     for checkin in checkins:
-        # The newest history row is the current state; the rest are earlier versions.
-        checkin.earlier = [r for r in revisions[checkin.pk] if r.revision < checkin.revision]
+        checkin.earlier = revisions[checkin.pk]
+        checkin.earlier_total = totals.get(checkin.pk, 0)
         checkin.thread = comments[checkin.pk]
     return checkins
+
+
+def _checkin_id(raw: str | None) -> int | None:
+    """A check-in id from the query string; anything else (a typo, a huge number) is
+    ignored: the page shows the latest revisions as usual."""
+    if raw and raw.isascii() and raw.isdigit() and int(raw) < 2**31:
+        return int(raw)
+    return None
 
 
 def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
     org, viewer = request.org, request.membership
     context = key_result_context(request, kr)
     cycle = kr.objective.cycle
-    timeline = _timeline(org, kr)
+    revisions_open = _checkin_id(request.GET.get("revisions"))
+    timeline = _timeline(org, kr, all_revisions_of=revisions_open)
     week = services.current_week(org)
     this_week = next((c for c in timeline if c.week == week), None)
     may_check_in = cycle.state == CycleState.ACTIVE and services.can_check_in(viewer, kr)
@@ -76,6 +115,7 @@ def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
     context.update(
         {
             "timeline": timeline,
+            "revisions_open": revisions_open,
             "this_week": this_week,
             "checkin_form": checkin_form if may_check_in else None,
             "on_behalf": may_check_in and kr.owner_id != viewer.pk,
@@ -92,6 +132,8 @@ def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
                 width=640,
                 height=220,
                 pad=14,
+                chart_id="kr",
+                big=True,
             ),
         }
     )

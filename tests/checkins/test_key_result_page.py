@@ -38,6 +38,41 @@ def test_the_timeline_shows_values_revisions_and_who(client, login, acme, bob, c
     assert "Revise this week" in body
 
 
+def test_a_much_revised_check_in_lists_its_latest_revisions_and_links_to_all(
+    client, login, acme, carol, kr, django_assert_max_num_queries
+):
+    for n in range(9):  # revision 9: eight earlier versions
+        checkin = services.checkin_record(
+            org=acme,
+            by=carol,
+            key_result=kr,
+            value=D(10 + n),
+            confidence=5,
+            note=f"pass {n}",
+            expected_revision=n,
+        )
+    login(carol)
+    body = client.get(kr_url(acme, kr)).content.decode()
+    assert "Revised 8 times" in body
+    # The newest five earlier versions (notes "pass 7" … "pass 3"), not the oldest three.
+    assert all(f"“pass {n}”" in body for n in range(3, 8))
+    assert not any(f"“pass {n}”" in body for n in range(3))
+    link = f"?revisions={checkin.pk}#checkin-{checkin.pk}"
+    assert link in body and "Show all 8 earlier versions" in body
+
+    with django_assert_max_num_queries(30) as few:
+        client.get(kr_url(acme, kr))
+    with django_assert_max_num_queries(len(few)):  # all of them: same number of queries
+        every = client.get(kr_url(acme, kr) + f"?revisions={checkin.pk}").content.decode()
+    assert all(f"“pass {n}”" in every for n in range(8))
+    assert "Show all 8" not in every
+
+    for junk in ("abc", "²", "99999999999999999999", "-1", str(checkin.pk + 1000)):
+        response = client.get(kr_url(acme, kr), {"revisions": junk})
+        assert response.status_code == 200
+        assert "Show all 8 earlier versions" in response.content.decode()
+
+
 def test_a_manager_checks_in_on_behalf_from_the_page(client, login, acme, bob, kr):
     login(bob)
     page = client.get(kr_url(acme, kr)).content.decode()

@@ -118,3 +118,71 @@ def test_private_objectives_do_not_leak_through_the_cache(
     login(erin)
     assert "Board-only acquisition" not in _get(client, _company(acme))
     assert "Secret career plan" not in _get(client, _tree(acme, cycle))
+
+
+def _dashboard(acme, team):
+    return reverse("team_dashboard", kwargs={"org_slug": acme.slug, "team_slug": team.slug})
+
+
+def test_the_team_objectives_section_is_cached_until_an_okr_write(
+    client, login, acme, bob, cycle, engineering
+):
+    objective = okr.objective_create(
+        org=acme, by=bob, cycle=cycle, level=Level.TEAM, owner=bob, team=engineering,
+        title="Ship the robot arm",
+    )  # fmt: skip
+    login(bob)
+    assert "Ship the robot arm" in _get(client, _dashboard(acme, engineering))
+    # A write that does not go through the services is not announced: the drawn section
+    # is served from the cache (until it expires).
+    type(objective).objects.for_org(acme).filter(pk=objective.pk).update(title="Unannounced")
+    assert "Ship the robot arm" in _get(client, _dashboard(acme, engineering))
+    objective.refresh_from_db()
+    okr.objective_update(
+        org=acme, by=bob, objective=objective, expected_version=objective.version,
+        title="Ship the robot hand",
+    )  # fmt: skip
+    body = _get(client, _dashboard(acme, engineering))
+    assert "Ship the robot hand" in body and "Ship the robot arm" not in body
+
+
+@pytest.mark.parametrize("first", ["reader", "outsider"])
+def test_private_team_objectives_do_not_leak_through_the_dashboard_cache(
+    first, client, login, acme, bob, carol, cycle, engineering
+):
+    """bob (owner and team lead) reads the private team objective; carol, on the team,
+    does not. Whoever asks first fills the cache; the other still sees their own."""
+    okr.objective_create(
+        org=acme, by=bob, cycle=cycle, level=Level.TEAM, owner=bob, team=engineering,
+        title="Quiet reorganisation", visibility="private",
+    )  # fmt: skip
+    order = [bob, carol] if first == "reader" else [carol, bob]
+    seen = {}
+    for person in order:
+        login(person)
+        seen[person.pk] = _get(client, _dashboard(acme, engineering))
+    assert "Quiet reorganisation" in seen[bob.pk]
+    assert "Quiet reorganisation" not in seen[carol.pk]
+
+
+def test_kudos_show_at_once_and_private_subjects_stay_hidden_from_the_cache(
+    client, login, acme, bob, carol, erin, cycle
+):
+    """The recent kudos list is cached for everyone; a new kudos shows on the next view,
+    and what it was for is shown only to who may read it, whoever filled the cache."""
+    secret = okr.objective_create(
+        org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol,
+        title="Secret career plan", visibility="private",
+    )  # fmt: skip
+    cadence.kudos_give(org=acme, by=bob, receiver=carol, message="Great first week")
+    login(carol)
+    assert "Great first week" in _get(client, _company(acme))
+    cadence.kudos_give(
+        org=acme, by=bob, receiver=carol, message="Mentoring the interns", objective=secret
+    )
+    body = _get(client, _company(acme))  # carol owns the objective: she reads it
+    assert "Mentoring the interns" in body and "Secret career plan" in body
+    login(erin)
+    body = _get(client, _company(acme))
+    assert "Mentoring the interns" in body and "For a private objective" in body
+    assert "Secret career plan" not in body

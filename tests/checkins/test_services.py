@@ -7,6 +7,8 @@ from decimal import Decimal as D
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from checkins import services
 from checkins.models import CheckIn, Kudos, Meeting
@@ -17,6 +19,39 @@ from cycles.services import ConflictError
 pytestmark = pytest.mark.django_db
 
 THURSDAY = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # noon in Taipei, ISO week 2026-W48
+
+
+def test_a_check_in_reads_its_key_result_once(acme, carol, kr):
+    """The check-in locks and reads the key result; the KR service uses that row instead of
+    reading (and locking) it a second time in a savepoint of its own."""
+    with CaptureQueriesContext(connection) as queries:
+        services.checkin_record(
+            org=acme, by=carol, key_result=kr, value=D(20), confidence=7, now=THURSDAY
+        )
+    kr_reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "cycles_keyresult"."id"')]
+    assert len(kr_reads) == 1
+    # One savepoint: the check-in's own transaction inside the test's; none inside it.
+    assert len([q for q in queries if q["sql"].startswith("SAVEPOINT")]) == 1
+    kr.refresh_from_db()
+    assert kr.current_value == D(20) and kr.confidence == 7
+
+
+def test_recording_a_value_alone_locks_the_key_result_itself(acme, carol, kr):
+    okr.key_result_record_value(org=acme, by=carol, key_result=kr, value=D(30), confidence=6)
+    kr.refresh_from_db()
+    assert kr.current_value == D(30) and kr.version == 2
+    with pytest.raises(ValidationError):  # the value must still fit the key result
+        okr.key_result_record_value(org=acme, by=carol, key_result=kr, value=D(30), confidence=11)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_result_given_as_locked_needs_a_transaction(acme, carol, kr):
+    with pytest.raises(RuntimeError):
+        okr.key_result_record_value(
+            org=acme, by=carol, key_result=kr, value=D(30), confidence=6, locked=True
+        )
+    kr.refresh_from_db()
+    assert kr.current_value != D(30)
 
 
 def test_a_check_in_updates_the_key_result_and_its_objective(acme, carol, kr, kr2, objective):
