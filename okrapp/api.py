@@ -152,6 +152,30 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return responses
 
 
+def protocol_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: the errors DRF's content negotiation answers
+    on any operation, documented once rather than on every view — 406 when ``Accept``
+    names nothing we serve, and 415 on operations with a body whose ``Content-Type`` is
+    not one we parse. Both carry the same ``{"detail": …}`` body as a 404."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            error = responses.get("404")
+            if error is None:
+                continue
+            content = error.get("content", {})
+            responses.setdefault(
+                "406",
+                {"content": content, "description": "No media type in `Accept` is served."},
+            )
+            if "requestBody" in operation:
+                responses.setdefault(
+                    "415",
+                    {"content": content, "description": "A `Content-Type` the API cannot read."},
+                )
+    return result
+
+
 def conflict_response(
     serializer_class, name: str, *, current_may_be_null: bool = False
 ) -> dict[int, OpenApiResponse]:

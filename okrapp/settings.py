@@ -287,6 +287,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "okrapp.api.protocol_error_responses",
+    ],
     # One name per choice set (several fields are called "status" or "state").
     "ENUM_NAME_OVERRIDES": {
         "CycleStateEnum": "cycles.models.CycleState",

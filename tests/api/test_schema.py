@@ -46,6 +46,9 @@ def test_the_schema_documents_the_error_responses(api):
             assert {"401", "404"} <= codes, (method, path)
             if method in {"post", "put", "patch", "delete"}:
                 assert {"400", "403"} <= codes, (method, path)
+            assert "406" in codes, (method, path)  # content negotiation, any operation
+            if "requestBody" in operation:
+                assert "415" in codes, (method, path)
     objective = schema["paths"]["/api/v1/{org_slug}/objectives/{id}/"]
     assert "409" in objective["patch"]["responses"]
     assert "409" in objective["put"]["responses"]
@@ -56,6 +59,16 @@ def test_the_schema_documents_the_error_responses(api):
         "Objective",
         "PrivateObjective",
     }
+
+
+def test_an_unreadable_content_type_or_accept_gets_the_documented_answer(as_token, alice, acme):
+    client = as_token(alice)
+    url = f"/api/v1/{acme.slug}/objectives/"
+    response = client.generic("POST", url, data="title=x", content_type="text/x-nonsense")
+    assert response.status_code == 415
+    assert "detail" in response.json()
+    response = client.get(url, HTTP_ACCEPT="image/gif")
+    assert response.status_code == 406
 
 
 def test_the_schema_command_validates_without_warnings(tmp_path):
