@@ -1,12 +1,14 @@
 """``bench/run``: the pages over HTTP with gunicorn, against a bare baseline in the same run.
 
-    bench/run [--requests 40] [--seconds 20] [--workers 2] [--skip-tick] [--skip-report]
+    bench/run [--requests 40] [--seconds 20] [--workers 2] [--skip-tick] [--skip-report] [--as-owner]
 
 1. Makes sure the benchmark database exists (``DATABASE_URL``, default
    ``postgres://postgres@127.0.0.1:5432/okrapp_bench``), migrates it and seeds the scale
    organisation ``bench-1`` once (``manage.py seed_scale``: 1,000 people, 200 teams,
    5,000 KRs, 13 weeks), then refreshes the planner's statistics (``ANALYZE``).
-2. Starts gunicorn on 127.0.0.1 (a free port) with the production settings: DEBUG off,
+2. Starts gunicorn on 127.0.0.1 (a free port) with the production settings, connected as
+   the application role ``okrapp_app`` (``manage.py db_app_role``; row-level security
+   enforced, as in production; ``--as-owner`` to compare without it): DEBUG off,
    PostgreSQL and Redis (``REDIS_URL``, default ``redis://127.0.0.1:6379/15``, keys under
    the prefix ``okrapp-bench``), static files collected and served by WhiteNoise. The only
    addition is ``bench.settings``' URLconf with the baseline page
@@ -49,6 +51,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 PREFIX = "bench"
 SLUG = f"{PREFIX}-1"
 HOST = "127.0.0.1"
+APP_ROLE = "okrapp_app"
 
 
 def free_port() -> int:
@@ -75,6 +78,17 @@ def environment(port: int) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
     )
     return env
+
+
+def app_role_url(url: str) -> str:
+    """``url`` with the application role as its user (password from
+    ``BENCH_APP_DB_PASSWORD``; none with local trust authentication)."""
+    parts = urllib.parse.urlsplit(url)
+    password = os.environ.get("BENCH_APP_DB_PASSWORD")
+    user = APP_ROLE + (f":{urllib.parse.quote(password, safe='')}" if password else "")
+    host = parts.hostname or HOST
+    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def step(text: str) -> None:
@@ -502,6 +516,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="clients at once (GETs)")
     parser.add_argument("--skip-tick", action="store_true")
     parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument(
+        "--as-owner",
+        action="store_true",
+        help="serve as the database owner (row-level security bypassed), for comparison",
+    )
     args = parser.parse_args()
 
     # Ctrl-C and kill end the run through atexit, which stops gunicorn.
@@ -527,7 +546,14 @@ def main() -> None:
         manage(env, "collectstatic", "--noinput", "-v", "0")  # compresses: minutes at first
     step(f"database and static files ready in {time.perf_counter() - started:.0f} s")
 
-    server = Server(env, port, args.workers)
+    server_env = env
+    if not args.as_owner:
+        # Production shape: the web process connects as the application role, so row-level
+        # security (and its per-request scope statements) is part of what is measured.
+        manage(env, "db_app_role", APP_ROLE)
+        server_env = dict(env, DATABASE_URL=app_role_url(database))
+        step(f"gunicorn connects as {APP_ROLE} (row-level security enforced)")
+    server = Server(server_env, port, args.workers)
     server.wait_ready()
     step(f"gunicorn on {HOST}:{port} (pid {server.proc.pid}, workers {server.workers()})")
     pages, who = prepare(port)
