@@ -1,6 +1,7 @@
 """``bench/run``: the pages over HTTP with gunicorn, against a bare baseline in the same run.
 
-    bench/run [--requests 40] [--seconds 20] [--workers 2] [--skip-tick] [--skip-report] [--as-owner]
+    bench/run [--requests 40] [--seconds 20] [--workers 2] [--skip-tick] [--skip-report]
+              [--as-owner]
 
 1. Makes sure the benchmark database exists (``DATABASE_URL``, default
    ``postgres://postgres@127.0.0.1:5432/okrapp_bench``), migrates it and seeds the scale
