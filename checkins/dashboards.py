@@ -32,23 +32,33 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from django.core.cache import cache
 from django.db.models import (
+    BooleanField,
     Case,
+    CharField,
     Count,
+    DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     FloatField,
+    Func,
+    IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
+    Subquery,
+    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Abs, Cast, Greatest, Least, Lower, NullIf
+from django.db.models.functions import Abs, Cast, Coalesce, Greatest, Least, Lower, NullIf
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,7 +77,7 @@ from cycles.models import (
     ObjectiveStatus,
     Visibility,
 )
-from cycles.views.common import STATUS_LABELS, prime_team_ids, set_track
+from cycles.views.common import STATUS_LABELS, set_track
 from okrapp import cache as page_cache
 from okrapp.models import Membership, Organization, Team, TeamMembership
 
@@ -350,8 +360,8 @@ class TeamGroup:
     counts: dict[str, int] = field(default_factory=dict)
     need_help: int = 0
     unacknowledged: int = 0
-    shown: list[KeyResultRow] = field(default_factory=list)  # after filters and sort
-    shown_people: list = field(default_factory=list)  # PersonLine of ``shown``
+    shown: list = field(default_factory=list)  # rows after filters and sort (or people lines)
+    shown_people: list = field(default_factory=list)  # PersonLine (or PersonSummary) lines
 
     @property
     def team(self) -> Team:
@@ -367,6 +377,9 @@ class TeamDashboard:
     groups: list[TeamGroup]
     people: list[Membership]
     ancestors: list[Team] = field(default_factory=list)  # the teams above, top first
+    rows_loaded: bool = False  # every person x key result line is built (``load_rows``)
+    summary: list[SummaryRow] | None = None  # the people counted in SQL (``rows=False``)
+    context: _BoardContext | None = None
 
     @property
     def rows(self) -> list[KeyResultRow]:
@@ -379,10 +392,19 @@ class TeamDashboard:
     @property
     def objective_choices(self) -> list[Objective]:
         seen: dict[int, Objective] = {}
-        for row in self.rows:
-            if row.kr is not None and row.readable:
-                seen.setdefault(row.kr.objective_id, row.kr.objective)
-        return sorted(seen.values(), key=lambda o: (o.level, o.title.lower()))
+        if self.rows_loaded:
+            for row in self.rows:
+                if row.kr is not None and row.readable:
+                    seen.setdefault(row.kr.objective_id, row.kr.objective)
+        else:
+            for item in self.summary or ():
+                if item.readable and item.objective_id not in seen:
+                    seen[item.objective_id] = Objective(
+                        pk=item.objective_id,
+                        level=item.objective_level,
+                        title=item.objective_title,
+                    )
+        return sorted(seen.values(), key=lambda o: (o.level, o.title.lower(), o.pk))
 
 
 def team_dashboard(
@@ -393,32 +415,50 @@ def team_dashboard(
     *,
     today: date | None = None,
     objective_history: bool = True,
+    rows: bool = True,
+    sort: str = "",
 ) -> TeamDashboard:
-    """The dashboard of ``node``'s team for ``cycle``: four queries, and up to three more
-    to know which private objectives and check-ins a team lead may read and acknowledge.
+    """The dashboard of ``node``'s team for ``cycle``: four queries (the people with every
+    team they are on, the team objectives, the key results, their check-ins), and up to two
+    more to know which private objectives the viewer may read.
 
     ``objective_history=False`` leaves out the team objectives' weekly history and
-    forecast (their progress and status stay): for a caller that has them drawn already."""
+    forecast (their progress and status stay): for a caller that has them drawn already.
+
+    ``rows=False`` builds no person x key result line: the people are summarised in SQL
+    (``summary``, one query instead of the key results and check-ins; ``sort="missed"``
+    also counts weeks missed), enough for the filter choices and the roll-ups. The caller
+    then filters with ``summarise`` and finishes with ``load_rows`` (few lines) or
+    ``load_objectives`` (the collapsed view)."""
     scope = list(node.walk())
     scope_ids = [n.team.pk for n in scope]
+    on_scope = TeamMembership.objects.for_org(org).filter(
+        team_id__in=scope_ids, membership__active=True, membership__user__is_active=True
+    )
+    # Every team of these people, not only this tree's: whether the viewer may acknowledge
+    # their check-ins depends on them (``manages``).
     memberships = list(
         TeamMembership.objects.for_org(org)
-        .filter(team_id__in=scope_ids, membership__active=True, membership__user__is_active=True)
+        .filter(membership_id__in=on_scope.values("membership_id"))
         .select_related("membership__user")
         .order_by("membership__user__full_name", "membership__user__email", "membership_id")
     )
     order = {team_id: i for i, team_id in enumerate(scope_ids)}
     home: dict[int, int] = {}  # person → the first team of the tree they are on
     people: dict[int, Membership] = {}
-    for tm in sorted(memberships, key=lambda tm: order[tm.team_id]):
+    team_ids: dict[int, set[int]] = defaultdict(set)
+    for tm in memberships:
+        team_ids[tm.membership_id].add(tm.team_id)
+    for tm in sorted(
+        (tm for tm in memberships if tm.team_id in order), key=lambda tm: order[tm.team_id]
+    ):
         if tm.membership_id not in home:
             home[tm.membership_id] = tm.team_id
             person = tm.membership
             person.organization = org
+            person.__dict__["team_ids"] = team_ids[person.pk]
             people[person.pk] = person
-    people_sorted = sorted(
-        people.values(), key=lambda p: (p.user.full_name.lower() or p.user.email, p.pk)
-    )
+    people_sorted = sorted(people.values(), key=_person_name)
     today = today or (cycle.today() if cycle else timezone.localdate())
     groups = {n.team.pk: TeamGroup(node=n, people=[], rows=[], objectives=[]) for n in scope}
     for person in people_sorted:
@@ -431,25 +471,67 @@ def team_dashboard(
         groups=[groups[team_id] for team_id in scope_ids],
         people=people_sorted,
     )
+    dashboard.context = _BoardContext(org, viewer, objective_history)
     if cycle is None:
         for group in dashboard.groups:
             group.rows = [KeyResultRow(group=group.node, person=p, kr=None) for p in group.people]
+        dashboard.rows_loaded = True
         _roll_up(dashboard)
         return dashboard
 
-    expected = cycle.expected_progress(today)
-    dashboard.expected = expected
-    team_objectives = list(
+    dashboard.expected = cycle.expected_progress(today)
+    dashboard.context.team_objectives = list(
         Objective.objects.for_org(org)
         .in_cycle(cycle)
         .current()
         .filter(level=Level.TEAM, team_id__in=scope_ids)
         .select_related("owner__user", "team")
     )
-    krs = list(
-        KeyResult.objects.for_org(org)
-        .in_cycle(cycle)
+    if rows:
+        load_rows(dashboard)
+    else:
+        dashboard.summary = _summary_rows(org, viewer, dashboard, missed=sort == "missed")
+        _roll_up(dashboard)
+    return dashboard
+
+
+@dataclass
+class _BoardContext:
+    """What ``team_dashboard`` leaves for ``load_rows`` / ``load_objectives``."""
+
+    org: Organization
+    viewer: Membership
+    objective_history: bool
+    team_objectives: list[Objective] = field(default_factory=list)
+
+
+def _person_name(person: Membership):
+    return (person.user.full_name.lower() or person.user.email, person.pk)
+
+
+def _dashboard_key_results(dashboard: TeamDashboard):
+    ctx = dashboard.context
+    return (
+        KeyResult.objects.for_org(ctx.org)
+        .in_cycle(dashboard.cycle)
         .exclude(objective__status=ObjectiveStatus.ARCHIVED)
+    )
+
+
+def load_rows(dashboard: TeamDashboard) -> None:
+    """Every person x key result line with its figures, and the team objectives' figures
+    (two queries: the key results, their check-ins)."""
+    ctx, cycle, expected, today = (
+        dashboard.context,
+        dashboard.cycle,
+        dashboard.expected,
+        dashboard.today,
+    )
+    org, viewer = ctx.org, ctx.viewer
+    team_objectives = ctx.team_objectives
+    people = {p.pk: p for p in dashboard.people}
+    krs = list(
+        _dashboard_key_results(dashboard)
         .filter(Q(owner_id__in=list(people)) | Q(objective_id__in=[o.pk for o in team_objectives]))
         # can_read_objective reads a private objective's owner (their manager may read it).
         # Nothing here reads the objective's team nor its long texts: reading them only
@@ -459,24 +541,18 @@ def team_dashboard(
         .order_by("objective__level", "objective__title", "objective_id", "position", "id")
     )
     facts = checkin_facts(org, [kr.pk for kr in krs])
-    if not viewer.is_admin and viewer.managed_team_ids:
-        prime_team_ids(org, people.values())  # who the viewer may acknowledge for
 
     this_week = week_start(today)
     open_weeks = [w for w in weeks_of(cycle) if w < this_week]
     ack_since = this_week - timedelta(weeks=ACK_WEEKS - 1)
-    readable_cache: dict[int, bool] = {}
-
-    def readable(objective: Objective) -> bool:
-        if objective.pk not in readable_cache:
-            readable_cache[objective.pk] = permissions.can_read_objective(viewer, objective)
-        return readable_cache[objective.pk]
+    readable = _readable_cache(viewer)
 
     by_owner: dict[int, list[KeyResult]] = defaultdict(list)
     for kr in krs:
         kr.organization = kr.objective.organization = org
         by_owner[kr.owner_id].append(kr)
     for group in dashboard.groups:
+        group.rows = []
         for person in group.people:
             mine = by_owner.get(person.pk, [])
             if not mine:
@@ -494,11 +570,52 @@ def team_dashboard(
                     ack_since=ack_since,
                 )
                 group.rows.append(row)
+    dashboard.rows_loaded = True
+    _objective_figures(dashboard, krs, facts, readable)
+    _roll_up(dashboard)
+
+
+def load_objectives(dashboard: TeamDashboard) -> None:
+    """The team objectives' figures alone, for the collapsed view (the objectives' key
+    results, and their check-ins when the weekly history is wanted: one or two queries)."""
+    ctx = dashboard.context
+    if dashboard.cycle is None:
+        return
+    krs = []
+    if ctx.team_objectives:
+        krs = list(
+            _dashboard_key_results(dashboard)
+            .filter(objective_id__in=[o.pk for o in ctx.team_objectives])
+            .order_by("objective_id", "position", "id")
+        )
+    facts = {}
+    if ctx.objective_history and krs:
+        facts = checkin_facts(ctx.org, [kr.pk for kr in krs])
+    _objective_figures(dashboard, krs, facts, _readable_cache(ctx.viewer))
+    _roll_up(dashboard)
+
+
+def _readable_cache(viewer: Membership):
+    cached: dict[int, bool] = {}
+
+    def readable(objective: Objective) -> bool:
+        if objective.pk not in cached:
+            cached[objective.pk] = permissions.can_read_objective(viewer, objective)
+        return cached[objective.pk]
+
+    return readable
+
+
+def _objective_figures(dashboard: TeamDashboard, krs, facts, readable) -> None:
+    ctx, cycle, expected = dashboard.context, dashboard.cycle, dashboard.expected
+    groups = {g.team.pk: g for g in dashboard.groups}
     krs_by_objective: dict[int, list[KeyResult]] = defaultdict(list)
     for kr in krs:
         krs_by_objective[kr.objective_id].append(kr)
-    for objective in team_objectives:
-        objective.organization = org
+    for group in dashboard.groups:
+        group.objectives = []
+    for objective in ctx.team_objectives:
+        objective.organization = ctx.org
         mine = krs_by_objective.get(objective.pk, [])
         is_readable = readable(objective)
         progress = status = None
@@ -506,8 +623,8 @@ def team_dashboard(
         if is_readable and mine:
             progress = scoring.objective_progress((kr.progress, kr.weight) for kr in mine)
             status = scoring.status(progress, expected)
-            if objective_history:
-                history = progress_history(mine, facts, cycle=cycle, today=today)
+            if ctx.objective_history:
+                history = progress_history(mine, facts, cycle=cycle, today=dashboard.today)
         groups[objective.team_id].objectives.append(
             ObjectiveFigures(
                 objective=objective,
@@ -523,8 +640,277 @@ def team_dashboard(
         group.objectives.sort(
             key=lambda f: (not f.readable, f.objective.title.lower() if f.readable else "")
         )
-    _roll_up(dashboard)
-    return dashboard
+
+
+# --- The people summarised in SQL (the collapsed view) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Key results of one person that share an objective, readability, status and
+    need-help flag, counted in SQL: what a filter and a sort need of them."""
+
+    owner_id: int
+    objective_id: int
+    objective_level: int
+    objective_title: str
+    readable: bool
+    status: scoring.Status
+    need_help: bool
+    count: int
+    unacknowledged: int
+    lowest: Decimal  # capped progress
+    highest: Decimal
+    confidence: int | None  # lowest confidence of the latest check-ins
+    unchecked: int  # key results without a check-in
+    first_checkin: date | None  # earliest latest check-in week
+    missed: int | None  # most weeks missed (only asked for when sorting by it)
+
+
+def _summary_rows(
+    org: Organization, viewer: Membership, dashboard: TeamDashboard, *, missed: bool
+) -> list[SummaryRow]:
+    """The people's key results counted per (person, objective, readable, status,
+    need-help) in one query, with the figures of ``_row`` in SQL: status from the capped
+    stored progress against expected progress (exact thresholds, as ``scoring.status``),
+    need-help and confidence from the latest check-in, check-ins waiting since the
+    acknowledgement window, and (``missed``) weeks missed."""
+    cycle, expected = dashboard.cycle, dashboard.expected
+    this_week = week_start(dashboard.today)
+    ack_since = this_week - timedelta(weeks=ACK_WEEKS - 1)
+    decimal = DecimalField(max_digits=30, decimal_places=20)
+    capped_sql = Least(
+        Greatest(F("progress"), Value(Decimal(0), output_field=decimal)),
+        Value(Decimal(1), output_field=decimal),
+    )
+    expected_d = scoring.capped(expected)
+    if expected_d == 0:
+        status = Value(scoring.Status.ON_TRACK.value)
+    else:
+        with localcontext(prec=60):
+            on_track = scoring.ON_TRACK_RATIO * expected_d
+            at_risk = scoring.AT_RISK_RATIO * expected_d
+        status = Case(
+            When(
+                GreaterThanOrEqual(capped_sql, Value(on_track, output_field=decimal)),
+                then=Value(scoring.Status.ON_TRACK.value),
+            ),
+            When(
+                GreaterThanOrEqual(capped_sql, Value(at_risk, output_field=decimal)),
+                then=Value(scoring.Status.AT_RISK.value),
+            ),
+            default=Value(scoring.Status.BEHIND.value),
+            output_field=CharField(),
+        )
+    checkins = CheckIn.objects.for_org(org).filter(key_result=OuterRef("pk"))
+    latest = checkins.order_by("-week", "-id")
+    readable_q = readable_objectives_q(viewer, "objective__")
+    readable = (
+        Value(True)
+        if readable_q is None
+        else Case(When(readable_q, then=Value(True)), default=Value(False))
+    )
+    waiting = (
+        checkins.filter(week__gte=ack_since, acknowledgement__isnull=True)
+        .order_by()
+        .values("key_result_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    krs = (
+        _dashboard_key_results(dashboard)
+        .filter(owner_id__in=[p.pk for p in dashboard.people])
+        .annotate(
+            is_readable=ExpressionWrapper(readable, output_field=BooleanField()),
+            track=status,
+            help=Coalesce(
+                Subquery(latest.values("need_help")[:1]), Value(False), output_field=BooleanField()
+            ),
+        )
+        .alias(
+            last_confidence=Subquery(latest.values("confidence")[:1]),
+            last_week=Subquery(latest.values("week")[:1]),
+            waiting=Coalesce(Subquery(waiting), Value(0)),
+            capped=capped_sql,
+        )
+    )
+    aggregates = {
+        "n": Count("id"),
+        "unack": Sum("waiting"),
+        "low": Min("capped"),
+        "high": Max("capped"),
+        "conf": Min("last_confidence"),
+        "unchecked": Count("id", filter=Q(last_week__isnull=True)),
+        "first": Min("last_week"),
+    }
+    if missed:
+        open_weeks = [w for w in weeks_of(cycle) if w < this_week]
+        zone = org.zoneinfo
+
+        def weeks_from(condition) -> Func:
+            total = Value(0)
+            for w in open_weeks:
+                total = total + Case(When(condition(w), then=Value(1)), default=Value(0))
+            return total
+
+        # A week is counted from the key result's first week: that of its creation (in the
+        # organisation's time zone) or of its first check-in, whichever is earlier. Both
+        # count the open weeks from some week on, so the union is the larger count.
+        since_created = weeks_from(
+            lambda w: Q(created_at__lt=datetime.combine(w + timedelta(days=7), time(), tzinfo=zone))
+        )
+        since_first_checkin = (
+            checkins.order_by()
+            .values("key_result_id")
+            .annotate(n=weeks_from(lambda w: LessThanOrEqual(Min("week"), w)))
+            .values("n")
+        )
+        checked = (
+            checkins.filter(week__in=open_weeks)
+            .order_by()
+            .values("key_result_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        counted = Greatest(
+            since_created,
+            Coalesce(Subquery(since_first_checkin), Value(0)),
+            output_field=IntegerField(),
+        )
+        krs = krs.alias(
+            weeks_missed=ExpressionWrapper(
+                counted - Coalesce(Subquery(checked), Value(0)), output_field=IntegerField()
+            )
+        )
+        aggregates["most_missed"] = Max("weeks_missed")
+    rows = (
+        krs.order_by()
+        .values(
+            "owner_id",
+            "objective_id",
+            "objective__level",
+            "objective__title",
+            "is_readable",
+            "track",
+            "help",
+        )
+        .annotate(**aggregates)
+    )
+    summary = []
+    for row in rows:
+        summary.append(
+            SummaryRow(
+                owner_id=row["owner_id"],
+                objective_id=row["objective_id"],
+                objective_level=row["objective__level"],
+                objective_title=row["objective__title"],
+                readable=bool(row["is_readable"]),
+                status=scoring.Status(row["track"]),
+                need_help=bool(row["help"]),
+                count=row["n"],
+                unacknowledged=row["unack"] or 0,
+                lowest=row["low"],
+                highest=row["high"],
+                confidence=row["conf"],
+                unchecked=row["unchecked"],
+                first_checkin=row["first"],
+                missed=row.get("most_missed"),
+            )
+        )
+    return summary
+
+
+@dataclass
+class PersonSummary:
+    """A person's collapsed line counted from ``SummaryRow``s (what ``PersonLine`` says of
+    their shown rows, without the rows)."""
+
+    person: Membership
+    key_results: int = 0
+    worst: scoring.Status | None = None
+    need_help: int = 0
+    unacknowledged: int = 0
+    lines: int = 0
+    rank: tuple = ()
+
+    @property
+    def worst_label(self) -> str:
+        return STATUS_LABELS[self.worst] if self.worst else ""
+
+
+def _summary_matches(item: SummaryRow, filters: Filters) -> bool:
+    if not (filters.status or filters.objective or filters.need_help):
+        return True
+    if not item.readable:
+        return False
+    if filters.status and item.status.value != filters.status:
+        return False
+    if filters.objective and item.objective_id != filters.objective:
+        return False
+    return not (filters.need_help and not item.need_help)
+
+
+def _summary_first(item: SummaryRow | None, sort: str):
+    """``_sort_key``'s first figure for the best row of ``item`` (None: no key result)."""
+    blank = item is None or not item.readable
+    if sort in ("progress", "-progress"):
+        if blank:
+            return _LAST
+        return item.lowest if sort == "progress" else -item.highest
+    if sort == "status":
+        return 9 if blank else STATUS_RANK[item.status]
+    if sort == "confidence":
+        return 99 if blank or item.confidence is None else item.confidence
+    if sort == "checkin":
+        if blank:
+            return 10**7
+        return 0 if item.unchecked else item.first_checkin.toordinal()
+    if sort == "missed":
+        return 0 if blank else -(item.missed or 0)
+    return 0
+
+
+def summarise(dashboard: TeamDashboard, filters: Filters) -> int:
+    """Fill each group's ``shown_people`` with ``PersonSummary`` lines under ``filters``
+    (no query), in the order ``apply_filters`` would list their rows; returns the number
+    of lines ``apply_filters`` would show."""
+    by_owner: dict[int, list[SummaryRow]] = defaultdict(list)
+    for item in dashboard.summary:
+        by_owner[item.owner_id].append(item)
+    others = bool(filters.status or filters.objective or filters.need_help)
+    total = 0
+    for group in dashboard.groups:
+        lines = []
+        for person in group.people:
+            if filters.person and person.pk != filters.person:
+                continue
+            mine = by_owner.get(person.pk, [])
+            line = PersonSummary(person)
+            if not mine:
+                if others:
+                    continue
+                line.lines = 1
+                line.rank = (True, _summary_first(None, filters.sort))
+            else:
+                shown = [item for item in mine if _summary_matches(item, filters)]
+                if not shown:
+                    continue
+                line.key_results = line.lines = sum(item.count for item in shown)
+                figures = [item for item in shown if item.readable]
+                if figures:
+                    line.worst = min((i.status for i in figures), key=STATUS_RANK.__getitem__)
+                line.need_help = sum(i.count for i in figures if i.need_help)
+                line.unacknowledged = sum(i.unacknowledged for i in figures)
+                line.rank = min(
+                    (not item.readable, _summary_first(item, filters.sort)) for item in shown
+                )
+            lines.append(line)
+        if filters.sort != "person":
+            lines.sort(key=lambda line: (line.rank, _person_name(line.person)))
+        group.shown_people = lines
+        group.shown = lines  # what the table tests: whether the group shows at all
+        total += sum(line.lines for line in lines)
+    return total
 
 
 def _row(
@@ -579,16 +965,31 @@ def _roll_up(dashboard: TeamDashboard) -> None:
     """Per group: status counts, need-help and waiting check-ins, and the mean progress of
     the readable team objectives, over the group's team and every team below it."""
     by_team = {g.team.pk: g for g in dashboard.groups}
+    # (status, need help, waiting check-ins, key results) of each readable line or lines.
+    figures: dict[int, list[tuple[scoring.Status | None, int, int, int]]] = defaultdict(list)
+    if dashboard.rows_loaded:
+        for group in dashboard.groups:
+            for row in group.rows:
+                figures[group.team.pk].append(
+                    (row.status, int(row.need_help), row.unacknowledged, 1)
+                )
+    elif dashboard.summary is not None:
+        home = {p.pk: g.team.pk for g in dashboard.groups for p in g.people}
+        for item in dashboard.summary:
+            if item.readable:
+                figures[home[item.owner_id]].append(
+                    (item.status, item.count * item.need_help, item.unacknowledged, item.count)
+                )
     for group in dashboard.groups:
         inside = [by_team[n.team.pk] for n in group.node.walk() if n.team.pk in by_team]
-        rows = [r for g in inside for r in g.rows]
+        lines = [f for g in inside for f in figures[g.team.pk]]
         objectives = [f for g in inside for f in g.objectives]
         group.counts = {s.value: 0 for s in scoring.Status}
-        for row in rows:
-            if row.status:
-                group.counts[row.status.value] += 1
-        group.need_help = sum(1 for r in rows if r.need_help)
-        group.unacknowledged = sum(r.unacknowledged for r in rows)
+        for status, _help, _waiting, count in lines:
+            if status:
+                group.counts[status.value] += count
+        group.need_help = sum(f[1] for f in lines)
+        group.unacknowledged = sum(f[2] for f in lines)
         group.rollup_people = sum(len(g.people) for g in inside)
         measured = [f.progress for f in objectives if f.readable and f.progress is not None]
         group.rollup_objectives = len(measured)

@@ -174,10 +174,14 @@ def _company_figures(request, view: dashboards.CompanyView, *, active) -> dict:
 # --- Team dashboard -----------------------------------------------------------------------------
 
 
-def _team_board(request, team_slug: str, *, objectives: bool = False):
+def _team_board(request, team_slug: str, *, objectives: bool = False, summarised: bool = False):
     """The board, its filters and its shown rows. With ``objectives``, also the cache key
     of the team objectives section and the section drawn (HTML) if the cache has it (else
-    ``None``: the board then carries the objectives' history to draw it)."""
+    ``None``: the board then carries the objectives' history to draw it).
+
+    ``summarised``: the people are first counted in SQL; when the filters leave more than
+    ``EXPANDED_ROWS`` lines, no row is built (the rows are ``None``) and each group's
+    ``shown_people`` are ``PersonSummary`` lines."""
     org, viewer = request.org, request.membership
     teams = dashboards.load_teams(org)
     team = next((t for t in teams if t.slug == team_slug), None)
@@ -193,12 +197,26 @@ def _team_board(request, team_slug: str, *, objectives: bool = False):
         objectives_key = _objectives_key(request, node, cycle, today)
         objectives_html = cache.get(objectives_key)
     board = dashboards.team_dashboard(
-        org, viewer, node, cycle, today=today, objective_history=objectives and not objectives_html
+        org,
+        viewer,
+        node,
+        cycle,
+        today=today,
+        objective_history=objectives and not objectives_html,
+        rows=not summarised,
+        sort=request.GET.get("sort", ""),
     )
     board.ancestors = dashboards.ancestors_of(teams, team)
     filters = dashboards.parse_filters(request.GET, board)
     filters.notices[:0] = notices
-    rows = dashboards.apply_filters(board, filters)
+    rows = None
+    if board.summary is not None:
+        if dashboards.summarise(board, filters) <= dashboards.EXPANDED_ROWS:
+            dashboards.load_rows(board)
+        elif objectives:
+            dashboards.load_objectives(board)  # the stat tiles and the objectives section
+    if board.rows_loaded:
+        rows = dashboards.apply_filters(board, filters)
     return cycles, board, filters, rows, (objectives_key, objectives_html)
 
 
@@ -264,8 +282,9 @@ def team_dashboard(request, org_slug, team_slug):
     in the query string (the filtered table is a partial for htmx)."""
     # The table alone (htmx) and one person's rows do without the objectives section.
     whole_page = not _wants_partial(request)
+    one_person = not whole_page and request.GET.get("part") == "person"
     cycles, board, filters, rows, (objectives_key, objectives_html) = _team_board(
-        request, team_slug, objectives=whole_page
+        request, team_slug, objectives=whole_page, summarised=not one_person
     )
     org = request.org
     default_cycle = cycles[0] if cycles else None
@@ -296,7 +315,11 @@ def team_dashboard(request, org_slug, team_slug):
         return render(request, "checkins/dashboard.html#person-rows", context)
     # A large view lists one collapsed line per person; each opens with their key results
     # (htmx), or without JavaScript by the link to the dashboard filtered to that person.
-    expanded = len(rows) <= dashboards.EXPANDED_ROWS
+    expanded = rows is not None and len(rows) <= dashboards.EXPANDED_ROWS
+    if rows is not None:
+        line_count = len(rows)
+    else:  # collapsed: counted in SQL
+        line_count = sum(line.lines for group in board.groups for line in group.shown_people)
     person_links = {}
     if not expanded:
         for group in board.groups:
@@ -317,6 +340,7 @@ def team_dashboard(request, org_slug, team_slug):
         "team": board.team,
         "filters": filters,
         "rows": rows,
+        "line_count": line_count,
         "here": here,
         "base": base,
         "csv_url": csv_url + _query(board.cycle, filters, default_cycle),
