@@ -34,15 +34,6 @@ def pct(fraction) -> str:
 
 
 @register.filter
-def css_pct(fraction) -> str:
-    """A capped fraction as a CSS percentage (never localised): ``0.4237`` → ``42.37%``."""
-    if fraction is None:
-        return "0%"
-    value = scoring.capped(Decimal(fraction)) * 100
-    return f"{value.quantize(Decimal('0.01')):f}%"
-
-
-@register.filter
 def capped(fraction):
     return None if fraction is None else scoring.capped(Decimal(fraction))
 
