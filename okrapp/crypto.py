@@ -124,6 +124,27 @@ class EncryptedTextField(models.TextField):
 # --- Data migrations ----------------------------------------------------------------------------
 
 
+def _rewrite_columns(cursor, qn, table: str, pk_column: str, columns: list[str], change) -> int:
+    """Rewrite in place every non-empty value of ``columns`` for which ``change(value)``
+    returns a new value (None: leave it); returns how many values were rewritten."""
+    names = ", ".join(qn(c) for c in columns)
+    cursor.execute(f"SELECT {qn(pk_column)}, {names} FROM {qn(table)}")  # noqa: S608 - quoted
+    rewritten = 0
+    for pk, *values in cursor.fetchall():
+        changed = {}
+        for column, value in zip(columns, values, strict=True):
+            if value and (new := change(value)) is not None:
+                changed[column] = new
+        if changed:
+            sets = ", ".join(f"{qn(c)} = %s" for c in changed)
+            cursor.execute(
+                f"UPDATE {qn(table)} SET {sets} WHERE {qn(pk_column)} = %s",  # noqa: S608
+                [*changed.values(), pk],
+            )
+            rewritten += len(changed)
+    return rewritten
+
+
 def encrypt_columns(schema_editor, table: str, columns: list[str], *, forwards: bool = True):
     """Encrypt (or, backwards, decrypt) existing values of ``columns`` in place.
 
@@ -131,27 +152,15 @@ def encrypt_columns(schema_editor, table: str, columns: list[str], *, forwards: 
     historical model would try to decrypt plaintext. Idempotent: a value that is already a
     token under the current keys is left alone going forwards.
     """
+
+    def change(value: str) -> str | None:
+        if forwards:
+            return None if is_token(value) else encrypt(value)
+        return decrypt(value) if is_token(value) else None
+
     connection = schema_editor.connection
-    qn = connection.ops.quote_name
-    names = ", ".join(qn(c) for c in columns)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {qn('id')}, {names} FROM {qn(table)}")  # noqa: S608 - names quoted
-        rows = cursor.fetchall()
-        for pk, *values in rows:
-            changed = {}
-            for column, value in zip(columns, values, strict=True):
-                if not value:
-                    continue
-                if forwards and not is_token(value):
-                    changed[column] = encrypt(value)
-                elif not forwards and is_token(value):
-                    changed[column] = decrypt(value)
-            if changed:
-                sets = ", ".join(f"{qn(c)} = %s" for c in changed)
-                cursor.execute(
-                    f"UPDATE {qn(table)} SET {sets} WHERE {qn('id')} = %s",  # noqa: S608
-                    [*changed.values(), pk],
-                )
+        _rewrite_columns(cursor, connection.ops.quote_name, table, "id", columns, change)
 
 
 def encrypted_columns() -> list[tuple[str, str, list[str]]]:
@@ -181,25 +190,16 @@ def rotate_all(connection=None) -> int:
     connection = connection or default_connection
     qn = connection.ops.quote_name
     first = Fernet(configured_keys()[0].encode())
+
+    def change(value: str) -> str | None:
+        try:
+            first.decrypt(value.encode("ascii"))
+        except InvalidToken:
+            return rotate(value)
+        return None
+
     rewritten = 0
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         for table, pk_column, columns in encrypted_columns():
-            names = ", ".join(qn(c) for c in columns)
-            cursor.execute(f"SELECT {qn(pk_column)}, {names} FROM {qn(table)}")  # noqa: S608
-            for pk, *values in cursor.fetchall():
-                changed = {}
-                for column, value in zip(columns, values, strict=True):
-                    if not value:
-                        continue
-                    try:
-                        first.decrypt(value.encode("ascii"))
-                    except InvalidToken:
-                        changed[column] = rotate(value)
-                if changed:
-                    sets = ", ".join(f"{qn(c)} = %s" for c in changed)
-                    cursor.execute(
-                        f"UPDATE {qn(table)} SET {sets} WHERE {qn(pk_column)} = %s",  # noqa: S608
-                        [*changed.values(), pk],
-                    )
-                    rewritten += len(changed)
+            rewritten += _rewrite_columns(cursor, qn, table, pk_column, columns, change)
     return rewritten
