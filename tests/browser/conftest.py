@@ -6,6 +6,7 @@ Fixtures, each documented below:
   ``Membership`` of ``tests/conftest.py`` or an email address) and out with the header button.
 - ``active_cycle(...)``: an active cycle around today (the suite runs on the real clock),
   created by alice through the services.
+- ``ending_quarter``: a cycle ending in three days with one key result of carol's.
 - ``mails``: the mails sent so far (``mails.to(address)``, ``mails.wait_for(...)`` for mails a
   real Celery worker sends from its thread).
 - ``celery_worker``: a real Celery worker in a thread for the test (Redis when ``REDIS_URL`` is
@@ -23,6 +24,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ from django.core import mail
 from playwright.sync_api import Page, expect
 
 from cycles import services as okr
+from cycles.models import Level
 from okrapp.celery import app as celery_app
 from okrapp.models import Membership
 from tests.factories import PASSWORD
@@ -102,6 +105,36 @@ def active_cycle(acme, alice):
         return cycle
 
     return _active_cycle
+
+
+@pytest.fixture
+def ending_quarter(acme, carol, active_cycle):
+    """An active cycle ending in three days with carol's committed objective and one key
+    result at 6 of 10: ``(cycle, kr)``, for the scoring and report journeys."""
+    today = date.today()
+    cycle = active_cycle(
+        "Ending quarter", starts=today - timedelta(days=85), ends=today + timedelta(days=3)
+    )
+    objective = okr.objective_create(
+        org=acme,
+        by=carol,
+        cycle=cycle,
+        title="Ship the gripper",
+        level=Level.INDIVIDUAL,
+        owner=carol,
+        type="committed",
+    )
+    kr = okr.key_result_create(
+        org=acme,
+        by=carol,
+        objective=objective,
+        owner=carol,
+        title="Sign 10 pilot workshops",
+        start_value=D(0),
+        target_value=D(10),
+        current_value=D(6),
+    )
+    return cycle, kr
 
 
 # --- Mail ----------------------------------------------------------------------------------------

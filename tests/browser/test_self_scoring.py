@@ -3,44 +3,14 @@ result below 1.0 (refused without a reflection, saved with one) and sees the don
 manager reads the score on the team page and comments."""
 
 import re
-from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from cycles import services
-from cycles.models import CycleState, KeyResultScore, Level
+from cycles.models import CycleState, KeyResultScore
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def ending_quarter(acme, carol, active_cycle):
-    today = date.today()
-    cycle = active_cycle(
-        "Ending quarter", starts=today - timedelta(days=85), ends=today + timedelta(days=3)
-    )
-    objective = services.objective_create(
-        org=acme,
-        by=carol,
-        cycle=cycle,
-        title="Ship the gripper",
-        level=Level.INDIVIDUAL,
-        owner=carol,
-        type="committed",
-    )
-    kr = services.key_result_create(
-        org=acme,
-        by=carol,
-        objective=objective,
-        owner=carol,
-        title="Sign 10 pilot workshops",
-        start_value=D(0),
-        target_value=D(10),
-        current_value=D(6),
-    )
-    return cycle, kr
 
 
 def test_score_a_committed_key_result_and_the_manager_comments(
