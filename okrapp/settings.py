@@ -99,6 +99,8 @@ TEMPLATES = [
                 "django.template.context_processors.tz",
                 "okrapp.context_processors.tenant",
             ],
+            # {% icon %} is on nearly every page: no {% load %} line for it.
+            "builtins": ["okrapp.templatetags.icons"],
         },
     },
 ]
