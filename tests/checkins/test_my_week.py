@@ -1,11 +1,13 @@
 """The “My week” page: the one-minute weekly check-in."""
 
 from decimal import Decimal as D
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
 
 from checkins import services
+from checkins.forms import CheckInForm
 from checkins.models import CheckIn
 from cycles import services as okr
 
@@ -67,6 +69,50 @@ def test_a_bad_value_is_refused_and_everything_typed_is_kept(client, login, acme
     assert "Confidence is from 1 to 10." in body
     assert 'value="twenty"' in body and "kept note" in body
     assert not CheckIn.objects.for_org(acme).exists()
+
+
+class _Fields(HTMLParser):
+    """Attributes of every input and textarea, by name, and the ids on the page."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.fields: dict[str, dict] = {}
+        self.ids: set[str] = set()
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag in ("input", "textarea") and "name" in attrs:
+            self.fields[attrs["name"]] = {"tag": tag, **attrs}
+
+
+@pytest.mark.parametrize("bound", [False, True])
+def test_the_written_out_inputs_match_the_check_in_form(bound, client, login, acme, carol, kr):
+    """My week writes its inputs out (speed); they must be what the form's widgets would
+    render: same names, types, limits, values kept, errors linked for screen readers."""
+    login(carol)
+    data = fields(kr, "twenty", 11, "kept <note>", need_help=True)
+    response = client.post(url(acme), data) if bound else client.get(url(acme))
+    page = _Fields(response.content.decode())
+    form = CheckInForm(data if bound else None, prefix=f"kr{kr.pk}", initial=None)
+    if bound:
+        assert not form.is_valid()
+    else:
+        form = CheckInForm(
+            prefix=f"kr{kr.pk}",
+            initial={"value": "30", "confidence": 5, "note": "", "need_help": False, "revision": 0},
+        )
+    expected = _Fields("".join(str(form[name]) for name in form.fields))
+    for name, attrs in expected.fields.items():
+        attrs.pop("cols", None)  # the stylesheet sizes the note
+        assert page.fields[name] == attrs, name
+    if bound:
+        for name in ("value", "confidence"):
+            described = page.fields[f"kr{kr.pk}-{name}"]["aria-describedby"]
+            assert described in page.ids  # the error list it points to is there
+        assert "kept &lt;note&gt;" in response.content.decode()
 
 
 def test_valid_ones_are_saved_when_another_is_refused(client, login, acme, carol, kr, kr2):
