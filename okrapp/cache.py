@@ -2,9 +2,9 @@
 
 The big read-only pages (company view, alignment tree) keep what they compute in the
 Django cache (Redis in production) under keys that carry the organisation's *data
-version*. The write services that change what those pages show (check-ins, OKRs) call
-:func:`bump`, so the next request misses and recomputes: nothing is ever deleted, old
-entries simply stop being asked for and expire.
+version*. The write services that change what those pages show (check-ins, OKRs, teams,
+memberships and names) call :func:`bump`, so the next request misses and recomputes:
+nothing is ever deleted, old entries simply stop being asked for and expire.
 
 The version is bumped at once and again when the transaction commits: the first makes the
 writer's own next page fresh (and works inside a test's transaction, where commit hooks do
@@ -25,7 +25,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 #: Cached figures expire anyway after this many seconds: it bounds how long a change the
-#: services do not announce (a person renaming themselves) can take to show.
+#: services do not announce can take to show (a person who belongs to several
+#: organisations renames themselves in one: the others see the new name within this time).
 TTL = 600
 
 

@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from okrapp import cache as page_cache
 from okrapp.models import (
     ApiToken,
     Invitation,
@@ -68,6 +69,7 @@ def organization_update(*, org: Organization, by: Membership, **fields) -> Organ
         setattr(org, field, value.strip() if isinstance(value, str) else value)
     org.full_clean()
     org.save(update_fields=[*fields])
+    page_cache.bump(org)
     return org
 
 
@@ -257,6 +259,7 @@ def invitation_accept(
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = membership
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    page_cache.bump(org)  # one more person (and perhaps a team member) to count
     return membership
 
 
@@ -312,6 +315,7 @@ def membership_update(
     membership.manager = manager
     membership.is_okr_master = is_okr_master
     membership.save(update_fields=["role", "manager", "is_okr_master"])
+    page_cache.bump(org)
     return membership
 
 
@@ -343,6 +347,7 @@ def membership_deactivate(
     membership.active = False
     membership.deactivated_at = timezone.now()
     membership.save(update_fields=["active", "deactivated_at"])
+    page_cache.bump(org)
     return membership
 
 
@@ -355,6 +360,7 @@ def membership_reactivate(
     membership.active = True
     membership.deactivated_at = None
     membership.save(update_fields=["active", "deactivated_at"])
+    page_cache.bump(org)
     return membership
 
 
@@ -371,6 +377,7 @@ def profile_update(
     membership.language = language
     membership.full_clean(exclude=["organization", "user", "manager"])
     membership.save(update_fields=["time_zone", "language"])
+    page_cache.bump(membership.organization)  # the name shows on cached pages
     return membership
 
 
@@ -436,6 +443,7 @@ def team_create(
     _check_team_fields(org, team, parent)
     team.slug = _unique_team_slug(org, team.name)
     team.save()
+    page_cache.bump(org)
     return team
 
 
@@ -456,6 +464,7 @@ def team_update(
     team.description = description.strip()
     _check_team_fields(org, team, parent)
     team.save(update_fields=["name", "parent", "description"])
+    page_cache.bump(org)
     return team
 
 
@@ -465,6 +474,7 @@ def team_delete(*, org: Organization, by: Membership, team: Team) -> None:
     if Team.objects.for_org(org).filter(parent=team).exists():
         raise ValidationError(_("Move or delete its sub-teams first."))
     team.delete()
+    page_cache.bump(org)
 
 
 @transaction.atomic
@@ -478,6 +488,7 @@ def team_member_set(
     team_membership, _created = TeamMembership.objects.for_org(org).update_or_create(
         organization=org, team=team, membership=membership, defaults={"is_lead": is_lead}
     )
+    page_cache.bump(org)
     return team_membership
 
 
@@ -487,6 +498,7 @@ def team_member_remove(
 ) -> None:
     _require_admin(org, by)
     TeamMembership.objects.for_org(org).filter(team=team, membership=membership).delete()
+    page_cache.bump(org)
 
 
 # --- API tokens ---------------------------------------------------------------------------------

@@ -71,52 +71,62 @@ def company(request, org_slug):
     cycles = load_cycles(org)
     active = next((c for c in cycles if c.state == CycleState.ACTIVE), None)
     cycle, notices = _choose_cycle(request, cycles, default=active)
-    teams = dashboards.load_teams(org)
     week = services.current_week(org)
-    member_count = Membership.objects.for_org(org).active().count()
     context = {
         "cycles": cycles,
         "cycle": cycle,
         "active": active,
-        "teams": teams,
-        "member_count": member_count,
         "notices": notices,
-        "setup": setup_checklist(org, team_count=len(teams), member_count=member_count)
-        if viewer.is_admin
-        else None,
         "week_label": week_label(week),
     }
     if cycle is None:
+        teams = dashboards.load_teams(org)
+        context |= _org_counts(org, teams)
         context["view"] = dashboards.company_view(org, viewer, cycle, teams, week)
-        return render_page(request, "checkins/company.html", context)
-    key = page_cache.key(
-        "company",
-        org,
-        cycle.pk,
-        cycle is active,
-        week,
-        cycle.today(),
-        get_language(),
-        [(t.pk, t.name, t.slug, t.parent_id) for t in teams],
-        hidden_objective_ids(org, viewer, cycle),
-    )
-    kudos = dashboards.recent_kudos(org, viewer)  # the viewer's own: never cached
-    figures = cache.get(key)
-    if figures is None:
-        view = dashboards.company_view(org, viewer, cycle, teams, week, kudos=False)
+    else:
+        # Team and membership changes bump the data version too (okrapp.services), so
+        # the key needs no list of teams: a cached page costs no team query at all.
+        key = page_cache.key(
+            "company",
+            org,
+            cycle.pk,
+            cycle is active,
+            week,
+            cycle.today(),
+            get_language(),
+            hidden_objective_ids(org, viewer, cycle),
+        )
+        kudos = dashboards.recent_kudos(org, viewer)  # the viewer's own: never cached
+        figures = cache.get(key)
+        if figures is None:
+            teams = dashboards.load_teams(org)
+            view = dashboards.company_view(org, viewer, cycle, teams, week, kudos=False)
+            view.kudos = kudos
+            figures = _company_figures(request, view, active=active) | _org_counts(org, teams)
+            cache.set(key, figures, page_cache.TTL)
+        view = figures["view"]
         view.kudos = kudos
-        figures = _company_figures(request, view, active=active)
-        cache.set(key, figures, page_cache.TTL)
-    view = figures["view"]
-    view.kudos = kudos
-    context |= {
-        "view": view,
-        "figures_html": mark_safe(figures["figures_html"]),  # noqa: S308 - rendered, escaped
-        "changes_html": mark_safe(figures["changes_html"]),  # noqa: S308 - rendered, escaped
-        "change_label": figures["change_label"],
-        "change_before_label": figures["change_before_label"],
-    }
+        context |= {
+            "view": view,
+            "figures_html": mark_safe(figures["figures_html"]),  # noqa: S308 - rendered, escaped
+            "changes_html": mark_safe(figures["changes_html"]),  # noqa: S308 - rendered, escaped
+            "change_label": figures["change_label"],
+            "change_before_label": figures["change_before_label"],
+            "team_count": figures["team_count"],
+            "member_count": figures["member_count"],
+        }
+    if viewer.is_admin:
+        context["setup"] = setup_checklist(
+            org, team_count=context["team_count"], member_count=context["member_count"]
+        )
     return render_page(request, "checkins/company.html", context)
+
+
+def _org_counts(org, teams) -> dict:
+    return {
+        "team_count": len(teams),
+        "member_count": Membership.objects.for_org(org).active().count(),
+    }
 
 
 def _company_figures(request, view: dashboards.CompanyView, *, active) -> dict:

@@ -11,6 +11,7 @@ from checkins import services as cadence
 from cycles import services as okr
 from cycles.models import Level
 from okrapp import cache as page_cache
+from okrapp import services as core
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +81,25 @@ def test_an_objective_edit_shows_on_the_next_tree_and_company_view(
     tree, company = _get(client, _tree(acme, cycle)), _get(client, _company(acme))
     assert "Grow profit" in tree and "Grow revenue" not in tree
     assert "Grow profit" in company and "Grow revenue" not in company
+
+
+def test_team_and_membership_changes_show_on_the_next_company_view(
+    client, login, acme, alice, bob, carol, cycle
+):
+    """The company view's key names no teams: the team and membership services bump."""
+    platform = core.team_create(org=acme, by=alice, name="Platform")
+    okr.objective_create(
+        org=acme, by=alice, cycle=cycle, level=Level.TEAM, team=platform, owner=bob,
+        title="Ship the robot SDK",
+    )  # fmt: skip
+    login(alice)
+    body = _get(client, _company(acme))
+    assert "Platform" in body and "3 people" in body and "1 team" in body
+    core.team_update(org=acme, by=alice, team=platform, name="Robot platform", parent=None)
+    core.team_create(org=acme, by=alice, name="Sales")
+    core.membership_deactivate(org=acme, by=alice, membership=carol)
+    body = _get(client, _company(acme))
+    assert "Robot platform" in body and "2 teams" in body and "2 people" in body
 
 
 @pytest.mark.parametrize("first", ["reader", "outsider"])
