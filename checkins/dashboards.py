@@ -79,6 +79,7 @@ from cycles.models import (
 )
 from cycles.views.common import STATUS_LABELS, set_track
 from okrapp import cache as page_cache
+from okrapp.db import custom_plans
 from okrapp.models import Membership, Organization, Team, TeamMembership
 
 #: Check-ins older than this many weeks (this one included) no longer wait for a manager.
@@ -530,7 +531,7 @@ def load_rows(dashboard: TeamDashboard) -> None:
     org, viewer = ctx.org, ctx.viewer
     team_objectives = ctx.team_objectives
     people = {p.pk: p for p in dashboard.people}
-    krs = list(
+    krs = (
         _dashboard_key_results(dashboard)
         .filter(Q(owner_id__in=list(people)) | Q(objective_id__in=[o.pk for o in team_objectives]))
         # can_read_objective reads a private objective's owner (their manager may read it).
@@ -540,6 +541,8 @@ def load_rows(dashboard: TeamDashboard) -> None:
         .defer("objective__description", "objective__why_it_matters", "objective__mission_link")
         .order_by("objective__level", "objective__title", "objective_id", "position", "id")
     )
+    with custom_plans():
+        krs = list(krs)
     facts = checkin_facts(org, [kr.pk for kr in krs])
 
     this_week = week_start(today)
@@ -583,11 +586,12 @@ def load_objectives(dashboard: TeamDashboard) -> None:
         return
     krs = []
     if ctx.team_objectives:
-        krs = list(
-            _dashboard_key_results(dashboard)
-            .filter(objective_id__in=[o.pk for o in ctx.team_objectives])
-            .order_by("objective_id", "position", "id")
-        )
+        with custom_plans():
+            krs = list(
+                _dashboard_key_results(dashboard)
+                .filter(objective_id__in=[o.pk for o in ctx.team_objectives])
+                .order_by("objective_id", "position", "id")
+            )
     facts = {}
     if ctx.objective_history and krs:
         facts = checkin_facts(ctx.org, [kr.pk for kr in krs])
@@ -797,6 +801,8 @@ def _summary_rows(
         .annotate(**aggregates)
     )
     summary = []
+    with custom_plans():
+        rows = list(rows)
     for row in rows:
         summary.append(
             SummaryRow(
