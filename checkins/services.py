@@ -162,6 +162,7 @@ def checkin_acknowledge(
     if not created and reply.strip():
         ack.reply, ack.by = reply.strip(), by
         ack.save(update_fields=["reply", "by"])
+    page_cache.bump(org)  # the team dashboards count what is waiting
     return ack
 
 

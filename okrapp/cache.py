@@ -20,9 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import time
+from functools import wraps
 
+from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils import timezone
+from django.utils.translation import get_language
 
 #: Cached figures expire anyway after this many seconds: it bounds how long a change the
 #: services do not announce can take to show (a person who belongs to several
@@ -69,3 +75,64 @@ def signature(values) -> str:
 def key(name: str, org, *parts) -> str:
     """The cache key of figure ``name`` of ``org`` at its current data version."""
     return f"okrapp:page:{name}:{org.pk}:{version(org)}:{signature(parts)}"
+
+
+# --- Whole pages, per viewer ---------------------------------------------------------------------
+
+#: What a cached page holds where each request's CSRF token goes (see ``csrf_hole``).
+CSRF_HOLE = "okrapp-csrf-token-hole"
+
+
+def csrf_hole(request) -> dict:
+    """Context processor: while :func:`per_viewer` renders a page to keep, every
+    ``{% csrf_token %}`` and ``{{ csrf_token }}`` writes :data:`CSRF_HOLE`, which each answer
+    fills with the token of its own request (Django masks a token afresh per request)."""
+    return {"csrf_token": CSRF_HOLE} if getattr(request, "okrapp_csrf_hole", False) else {}
+
+
+def per_viewer(name: str):
+    """Cache a tenant page's GET answer per viewer, address, language and organisation day,
+    at the organisation's data version: a write that bumps it (check-ins, OKRs,
+    acknowledgements, teams, memberships, names) makes the next request render afresh.
+
+    For pages that read a lot of shared data and show it to one viewer (a team dashboard):
+    the key names the viewer, so nothing one person may see is served to another. Not
+    kept or served: other methods, non-200 answers, and requests with messages waiting
+    (they are shown once, by the page that renders them)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method != "GET" or len(messages.get_messages(request)):
+                return view(request, *args, **kwargs)
+            org, viewer = request.org, request.membership
+            page_key = key(
+                f"viewer-page:{name}",
+                org,
+                viewer.pk,
+                request.get_full_path(),
+                bool(request.htmx),
+                bool(request.htmx and request.htmx.history_restore_request),
+                get_language(),
+                timezone.localtime(timezone.now(), org.zoneinfo).date(),
+            )
+            html = cache.get(page_key)
+            if html is not None:
+                return HttpResponse(html.replace(CSRF_HOLE, get_token(request)))
+            request.okrapp_csrf_hole = True
+            try:
+                response = view(request, *args, **kwargs)
+            finally:
+                request.okrapp_csrf_hole = False
+            if response.streaming:
+                return response
+            html = response.content.decode()
+            if response.status_code == 200:
+                cache.set(page_key, html, TTL)
+            if CSRF_HOLE in html:
+                response.content = html.replace(CSRF_HOLE, get_token(request))
+            return response
+
+        return wrapper
+
+    return decorator

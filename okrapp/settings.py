@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.tz",
                 "okrapp.context_processors.tenant",
+                "okrapp.cache.csrf_hole",  # after Django's csrf: a kept page's token hole
             ],
             # {% icon %} is on nearly every page: no {% load %} line for it.
             "builtins": ["okrapp.templatetags.icons"],

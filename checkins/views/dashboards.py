@@ -287,6 +287,7 @@ def _query(cycle: Cycle | None, filters: dashboards.Filters, default_cycle, **ov
 # The same address answers with the page or (for htmx) the table: a browser going back must
 # not be served the cached table alone.
 @vary_on_headers("HX-Request")
+@page_cache.per_viewer("team-dashboard")
 def team_dashboard(request, org_slug, team_slug):
     """Everyone on the team and its sub-teams x their key results, with filters and sorting
     in the query string (the filtered table is a partial for htmx)."""

@@ -1,13 +1,16 @@
 """The cached company view and alignment tree: a write shows on the next request, and one
 viewer never gets another viewer's private objectives from the cache."""
 
+import re
 from decimal import Decimal as D
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from checkins import services as cadence
+from checkins.models import CheckIn
 from cycles import services as okr
 from cycles.models import Level
 from okrapp import cache as page_cache
@@ -206,3 +209,60 @@ def test_kudos_show_at_once_and_private_subjects_stay_hidden_from_the_cache(
     body = _get(client, _company(acme))
     assert "Mentoring the interns" in body and "For a private objective" in body
     assert "Secret career plan" not in body
+
+
+def _csrf_of(body: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+
+
+def test_the_dashboard_is_kept_per_viewer_until_a_write_and_its_forms_still_post(
+    acme, bob, carol, kr, engineering
+):
+    """The whole team dashboard is kept per viewer: a change not made through the services
+    is not seen; a check-in and an acknowledgement are. The acknowledge form of a kept page
+    carries the token of the request that shows it, and posting it works."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(bob.user)
+    url = _dashboard(acme, engineering)
+    cadence.checkin_record(org=acme, by=carol, key_result=kr, value=D(25), confidence=6)
+    first = _get(browser, url)
+    assert "1 not acknowledged" in first
+    type(kr).objects.for_org(acme).filter(pk=kr.pk).update(title="Unannounced title")
+    kept = _get(browser, url)
+    assert "Unannounced title" not in kept  # served as kept
+    assert page_cache.CSRF_HOLE not in first + kept
+    checkin = CheckIn.objects.for_org(acme).get(key_result=kr)
+    ack_url = reverse(
+        "checkin_acknowledge", kwargs={"org_slug": acme.slug, "checkin_id": checkin.pk}
+    )
+    response = browser.post(ack_url, {"csrfmiddlewaretoken": _csrf_of(kept), "next": url})
+    assert response.status_code == 302
+    shown = _get(browser, url)  # the acknowledgement bumped the version: drawn afresh
+    assert "Acknowledged" in shown  # the message, shown once
+    assert "Unannounced title" in shown and "1 not acknowledged" not in shown
+    again = _get(browser, url)  # kept again, as it is now
+    assert "Acknowledged" not in again
+    assert "Unannounced title" in again and "1 not acknowledged" not in again
+
+
+@pytest.mark.parametrize("first", ["reader", "outsider"])
+def test_one_viewer_never_gets_another_viewers_kept_dashboard(
+    first, client, login, acme, bob, carol, erin, cycle, engineering
+):
+    """A key result under carol's private objective: bob (her manager) reads it on the
+    dashboard, erin does not. Each viewer's page is kept under their own key, whoever
+    asks first."""
+    plan = okr.objective_create(
+        org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol,
+        title="Private growth plan", visibility="private",
+    )  # fmt: skip
+    okr.key_result_create(
+        org=acme, by=carol, objective=plan, owner=carol, title="Mentor two juniors",
+        start_value=D(0), target_value=D(2),
+    )  # fmt: skip
+    seen = {}
+    for person in [bob, erin] if first == "reader" else [erin, bob]:
+        login(person)
+        seen[person.pk] = _get(client, _dashboard(acme, engineering))
+    assert "Mentor two juniors" in seen[bob.pk]
+    assert "Mentor two juniors" not in seen[erin.pk]
