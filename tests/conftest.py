@@ -171,7 +171,7 @@ def _isolated_side_effects(settings, tmp_path):
     redis_url = os.environ.get("REDIS_URL")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tests.cache_backend.PrefixedRedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": f"okrapp-test-{os.getpid()}",
         }
