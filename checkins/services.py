@@ -143,7 +143,8 @@ def checkin_record(
             ),
             current=None,
         ) from exc
-    page_cache.bump(org)  # the company view's rates, movers and calls for help
+    # The company view's rates, movers and calls for help; the owner's own pages.
+    page_cache.bump_activity(org, people=[kr.owner_id], key_results=[kr.pk])
     return checkin
 
 
@@ -162,7 +163,8 @@ def checkin_acknowledge(
     if not created and reply.strip():
         ack.reply, ack.by = reply.strip(), by
         ack.save(update_fields=["reply", "by"])
-    page_cache.bump(org)  # the team dashboards count what is waiting
+    # The team dashboards count what is waiting; the owner sees it on My week.
+    page_cache.bump_activity(org, people=[checkin.owner_id], key_results=[checkin.key_result_id])
     return ack
 
 
@@ -230,7 +232,16 @@ def comment_create(
     )
     for person in mentioned:
         send_mention_email.delay_on_commit(org.pk, comment.pk, person.pk)
+    _comment_changed(org, comment)
     return comment
+
+
+def _comment_changed(org: Organization, comment: Comment) -> None:
+    """A comment on a key result or one of its check-ins is on that key result's page."""
+    key_result_id = comment.key_result_id or (
+        comment.checkin.key_result_id if comment.checkin_id else None
+    )
+    page_cache.bump_activity(org, key_results=[key_result_id] if key_result_id else [])
 
 
 @transaction.atomic
@@ -243,6 +254,7 @@ def comment_update(*, org: Organization, by: Membership, comment: Comment, body:
         raise ValidationError({"body": _("Write something first.")})
     comment.body, comment.edited_at = body, timezone.now()
     comment.save(update_fields=["body", "edited_at"])
+    _comment_changed(org, comment)
     return comment
 
 
@@ -251,6 +263,7 @@ def comment_delete(*, org: Organization, by: Membership, comment: Comment) -> No
     require_same_org(org, comment)
     if comment.author_id != by.pk:
         raise PermissionDenied(_("You can only delete your own comments."))
+    _comment_changed(org, comment)
     comment.delete()
 
 

@@ -746,7 +746,9 @@ def key_result_record_value(
             % {"cycle": kr.objective.cycle.name},
             code="cycle_not_active",
         )
-    page_cache.bump(org)  # the company view and the tree show this
+    # The company view and the tree show this; of the pages kept per person, only the
+    # owner's and the key result's own.
+    page_cache.bump_activity(org, people=[kr.owner_id], key_results=[kr.pk])
     kr.current_value, kr.confidence = value, confidence
     _validate_key_result(kr)
     # Field validators cover the value and the confidence (1-10); the table's CHECK
@@ -813,6 +815,7 @@ def initiative_save(
         raise ValidationError({"title": _("An initiative needs a title.")})
     initiative.full_clean(exclude=["organization", "key_result", "owner"])
     initiative.save()
+    page_cache.bump(org)  # the key result's page and its quality flags show it
     return initiative
 
 
@@ -826,6 +829,7 @@ def initiative_delete(*, org: Organization, by: Membership, initiative: Initiati
     _require(permissions.can_edit_key_result(by, initiative.key_result))
     _require_not_frozen(initiative.key_result.objective.cycle)
     initiative.delete()
+    page_cache.bump(org)
 
 
 # --- Quality review ------------------------------------------------------------------------------
@@ -858,6 +862,7 @@ def review_submit(
     )
     objective._history_user = by.user
     objective.save(update_fields=["review_status"])
+    page_cache.bump(org)  # review badges on the tree and the objective's pages
     return review
 
 
@@ -924,6 +929,7 @@ def score_submit(
     record.reason, record.scored_by, record.scored_at = reason, by, timezone.now()
     record._history_user = by.user
     record.save()
+    page_cache.bump(org)  # the key result's page shows its score
     return record
 
 
@@ -951,4 +957,5 @@ def score_review(
     record.reviewed_at = timezone.now()
     record._history_user = by.user
     record.save(update_fields=["manager_comment", "reviewed_by", "reviewed_at"])
+    page_cache.bump(org)
     return record

@@ -36,35 +36,76 @@ from django.utils.translation import get_language
 TTL = 600
 
 
-def _version_key(org_id: int) -> str:
-    return f"okrapp:data-version:{org_id}"
+#: The version every cached figure of an organisation depends on: any announced change.
+DATA = "data"
+#: Changes to what everyone's pages are built around (cycles, objectives and key results as
+#: written, initiatives, scores, teams, memberships, names, settings), not the weekly
+#: activity: a check-in elsewhere in the organisation leaves a person's own pages kept.
+STRUCTURE = "structure"
+
+
+def person(membership_id: int) -> str:
+    """The scope of one person's activity (their check-ins and what their manager says)."""
+    return f"person-{membership_id}"
+
+
+def key_result(key_result_id: int) -> str:
+    """The scope of one key result's activity (check-ins, acknowledgements, comments)."""
+    return f"kr-{key_result_id}"
+
+
+def _version_key(org_id: int, scope: str = DATA) -> str:
+    return f"okrapp:{scope}-version:{org_id}"
 
 
 def version(org) -> int:
     """The organisation's data version (one cache read)."""
-    key = _version_key(org.pk)
-    value = cache.get(key)
-    if value is None:
-        # A fresh number, never an earlier one: if the version was evicted while entries
-        # cached under old numbers were not, starting again at 1 could serve them.
-        cache.add(key, time.time_ns(), timeout=None)
-        value = cache.get(key)
-    return value
+    return versions(org, DATA)[0]
 
 
-def _increment(org_id: int) -> None:
-    key = _version_key(org_id)
-    try:
-        cache.incr(key)
-    except ValueError:  # missing (never read, or evicted)
-        cache.set(key, time.time_ns(), timeout=None)
+def versions(org, *scopes: str) -> list[int]:
+    """The current version of each scope (one cache read for them all)."""
+    keys = [_version_key(org.pk, scope) for scope in scopes]
+    found = cache.get_many(keys)
+    for key in keys:
+        if key not in found:
+            # A fresh number, never an earlier one: if the version was evicted while
+            # entries cached under old numbers were not, starting again at 1 could serve
+            # them.
+            cache.add(key, time.time_ns(), timeout=None)
+            found[key] = cache.get(key)
+    return [found[key] for key in keys]
+
+
+def _increment(org_id: int, scopes: tuple[str, ...]) -> None:
+    for scope in scopes:
+        key = _version_key(org_id, scope)
+        try:
+            cache.incr(key)
+        except ValueError:  # missing (never read, or evicted)
+            cache.set(key, time.time_ns(), timeout=None)
+
+
+def _bump(org, scopes: tuple[str, ...]) -> None:
+    org_id = org.pk
+    _increment(org_id, scopes)
+    transaction.on_commit(lambda: _increment(org_id, scopes), robust=True)
 
 
 def bump(org) -> None:
-    """Say that the organisation's OKRs or check-ins changed: cached figures are stale."""
-    org_id = org.pk
-    _increment(org_id)
-    transaction.on_commit(lambda: _increment(org_id), robust=True)
+    """Say that the organisation's OKRs, teams or people changed: every cached figure and
+    kept page of the organisation is stale."""
+    _bump(org, (DATA, STRUCTURE))
+
+
+def bump_activity(org, *, people=(), key_results=()) -> None:
+    """Say that the weekly activity of ``people`` on ``key_results`` changed (a check-in,
+    an acknowledgement, a comment): the organisation's figures and those people's and key
+    results' kept pages are stale, nobody else's."""
+    _bump(
+        org,
+        (DATA, *(person(p) for p in set(people)), *(key_result(k) for k in set(key_results))),
+    )
 
 
 def signature(values) -> str:
@@ -90,15 +131,17 @@ def csrf_hole(request) -> dict:
     return {"csrf_token": CSRF_HOLE} if getattr(request, "okrapp_csrf_hole", False) else {}
 
 
-def per_viewer(name: str):
+def per_viewer(name: str, scopes=None):
     """Cache a tenant page's GET answer per viewer, address, language and organisation day,
-    at the organisation's data version: a write that bumps it (check-ins, OKRs,
-    acknowledgements, teams, memberships, names) makes the next request render afresh.
+    at the versions of ``scopes(request, **view_kwargs)`` (default: the organisation's data
+    version): a write that bumps one of them makes the next request render afresh.
 
-    For pages that read a lot of shared data and show it to one viewer (a team dashboard):
-    the key names the viewer, so nothing one person may see is served to another. Not
-    kept or served: other methods, non-200 answers, and requests with messages waiting
-    (they are shown once, by the page that renders them)."""
+    A team dashboard reads the whole team's activity, so it depends on the data version; a
+    person's own pages name narrower scopes (:data:`STRUCTURE` and their own
+    :func:`person` or :func:`key_result`), so a check-in elsewhere leaves them kept. The
+    key names the viewer, so nothing one person may see is served to another. Not kept or
+    served: other methods, non-200 answers, and requests with messages waiting (they are
+    shown once, by the page that renders them)."""
 
     def decorator(view):
         @wraps(view)
@@ -106,15 +149,22 @@ def per_viewer(name: str):
             if request.method != "GET" or len(messages.get_messages(request)):
                 return view(request, *args, **kwargs)
             org, viewer = request.org, request.membership
-            page_key = key(
-                f"viewer-page:{name}",
-                org,
-                viewer.pk,
-                request.get_full_path(),
-                bool(request.htmx),
-                bool(request.htmx and request.htmx.history_restore_request),
-                get_language(),
-                timezone.localtime(timezone.now(), org.zoneinfo).date(),
+            wanted = scopes(request, **kwargs) if scopes else (DATA,)
+            page_key = ":".join(
+                [
+                    f"okrapp:viewer-page:{name}:{org.pk}:{viewer.pk}",
+                    *map(str, versions(org, *wanted)),
+                    signature(
+                        [
+                            wanted,
+                            request.get_full_path(),
+                            bool(request.htmx),
+                            bool(request.htmx and request.htmx.history_restore_request),
+                            get_language(),
+                            timezone.localtime(timezone.now(), org.zoneinfo).date(),
+                        ]
+                    ),
+                ]
             )
             html = cache.get(page_key)
             if html is not None:

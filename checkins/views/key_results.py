@@ -23,6 +23,7 @@ from cycles.scoring import plain
 from cycles.services import ConflictError
 from cycles.views.common import get_readable_key_result
 from cycles.views.key_results import key_result_context
+from okrapp import cache as page_cache
 from okrapp.forms import apply_service_errors
 from okrapp.rendering import render_page
 
@@ -140,7 +141,13 @@ def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
     return render_page(request, "checkins/key_result_detail.html", context, status=status)
 
 
+@page_cache.per_viewer(
+    "key-result",
+    scopes=lambda request, kr_id, **_: (page_cache.STRUCTURE, page_cache.key_result(kr_id)),
+)
 def key_result_detail(request, org_slug, kr_id):
+    """The page, kept per viewer until the organisation's structure or the key result's
+    activity (check-ins, acknowledgements, comments) changes."""
     return kr_page(request, get_readable_key_result(request, kr_id))
 
 

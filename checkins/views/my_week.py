@@ -14,6 +14,7 @@ from checkins import selectors, services
 from checkins.forms import CheckInForm
 from checkins.models import week_label
 from cycles.services import ConflictError
+from okrapp import cache as page_cache
 from okrapp.forms import apply_service_errors
 from okrapp.rendering import render_page
 
@@ -70,8 +71,15 @@ def _save(request, item) -> bool:
     return True
 
 
+@page_cache.per_viewer(
+    "my-week",
+    scopes=lambda request, **_: (page_cache.STRUCTURE, page_cache.person(request.membership.pk)),
+)
 def my_week(request, org_slug):
-    """GET the page; POST saves every KR on it (or only ``only``), no JavaScript needed."""
+    """GET the page; POST saves every KR on it (or only ``only``), no JavaScript needed.
+
+    The page is kept per person until the organisation's structure or the person's own
+    activity (their check-ins, their manager's acknowledgements) changes."""
     page = _load(request)
     if request.method != "POST":
         _attach_forms(page)

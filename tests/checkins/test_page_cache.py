@@ -266,3 +266,63 @@ def test_one_viewer_never_gets_another_viewers_kept_dashboard(
         seen[person.pk] = _get(client, _dashboard(acme, engineering))
     assert "Mentor two juniors" in seen[bob.pk]
     assert "Mentor two juniors" not in seen[erin.pk]
+
+
+def _my_week(acme):
+    return reverse("my_week", kwargs={"org_slug": acme.slug})
+
+
+def _kr_page(acme, kr):
+    return reverse("key_result_detail", kwargs={"org_slug": acme.slug, "kr_id": kr.pk})
+
+
+@pytest.fixture
+def bobs_kr(acme, bob, cycle):
+    objective = okr.objective_create(
+        org=acme, by=bob, cycle=cycle, level=Level.INDIVIDUAL, owner=bob, title="Hire well"
+    )
+    return okr.key_result_create(
+        org=acme, by=bob, objective=objective, owner=bob, title="Hire 2 engineers",
+        start_value=D(0), target_value=D(2),
+    )  # fmt: skip
+
+
+def _quietly_rename(kr, title):
+    """A change no service announces: shows only once the page is drawn again."""
+    type(kr).objects.for_org(kr.organization_id).filter(pk=kr.pk).update(title=title)
+
+
+def test_my_week_and_the_kr_page_stay_kept_through_other_peoples_activity(
+    client, login, acme, bob, carol, kr, bobs_kr
+):
+    login(carol)
+    _get(client, _my_week(acme)), _get(client, _kr_page(acme, kr))
+    _quietly_rename(kr, "Quietly renamed")
+    cadence.checkin_record(org=acme, by=bob, key_result=bobs_kr, value=D(1), confidence=7)
+    cadence.comment_create(org=acme, by=bob, key_result=bobs_kr, body="First hire signed")
+    assert "Quietly renamed" not in _get(client, _my_week(acme))  # still kept
+    assert "Quietly renamed" not in _get(client, _kr_page(acme, kr))
+    # carol's own check-in: her week and the key result's page are drawn afresh.
+    cadence.checkin_record(org=acme, by=carol, key_result=kr, value=D(25), confidence=6)
+    assert "Quietly renamed" in _get(client, _my_week(acme))
+    assert "Quietly renamed" in _get(client, _kr_page(acme, kr))
+
+
+def test_a_kept_kr_page_shows_comments_acknowledgements_and_initiatives_at_once(
+    client, login, acme, bob, carol, kr
+):
+    checkin = cadence.checkin_record(org=acme, by=carol, key_result=kr, value=D(25), confidence=6)
+    login(carol)
+    _get(client, _kr_page(acme, kr)), _get(client, _my_week(acme))
+    cadence.comment_create(org=acme, by=bob, checkin=checkin, body="Nice drop in tickets")
+    assert "Nice drop in tickets" in _get(client, _kr_page(acme, kr))
+    cadence.checkin_acknowledge(org=acme, by=bob, checkin=checkin, reply="Keep going")
+    assert "Keep going" in _get(client, _kr_page(acme, kr))
+    assert "Keep going" in _get(client, _my_week(acme))  # the manager's word on her week
+    okr.initiative_save(org=acme, by=carol, key_result=kr, title="Rewrite the FAQ")
+    assert "Rewrite the FAQ" in _get(client, _kr_page(acme, kr))
+    kr.refresh_from_db()  # the check-in moved its version
+    okr.key_result_update(
+        org=acme, by=carol, key_result=kr, expected_version=kr.version, title="Cut tickets"
+    )
+    assert "Cut tickets" in _get(client, _my_week(acme))
