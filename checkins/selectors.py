@@ -127,9 +127,12 @@ def my_week(
     week: date,
     today: date,
     key_result_ids: list[int] | None = None,
+    *,
+    checkins: bool = True,
 ) -> MyWeek:
     """Everything ``membership`` owns in the active cycle, with its check-ins (2 queries;
-    a third finds the cycle when the person owns nothing in it)."""
+    a third finds the cycle when the person owns nothing in it). Without ``checkins``, the
+    key results alone (one query): what saving a check-in needs."""
     krs = (
         KeyResult.objects.for_org(org)
         .filter(owner=membership, objective__cycle__state=CycleState.ACTIVE)
@@ -145,13 +148,13 @@ def my_week(
     for kr in krs:
         kr.owner = membership  # the person themselves: no join, no query
     by_kr: dict[int, list[CheckIn]] = defaultdict(list)
-    checkins = (
-        CheckIn.objects.for_org(org)
-        .filter(key_result__in=[k.pk for k in krs])
-        .select_related("acknowledgement__by__user")
-    )
-    for checkin in checkins:
-        by_kr[checkin.key_result_id].append(checkin)
+    if checkins:
+        for checkin in (
+            CheckIn.objects.for_org(org)
+            .filter(key_result__in=[k.pk for k in krs])
+            .select_related("acknowledgement__by__user")
+        ):
+            by_kr[checkin.key_result_id].append(checkin)
     expected = cycle.expected_progress(today)
     grouped: dict[int, ObjectiveWeek] = {}
     for kr in krs:
@@ -175,7 +178,9 @@ def my_week(
                     height=64,
                     pad=4,
                     chart_id=str(kr.pk),
-                ),
+                )
+                if checkins
+                else {},
             )
         )
     return MyWeek(cycle=cycle, week=week, objectives=list(grouped.values()))

@@ -143,8 +143,8 @@ def checkin_record(
             ),
             current=None,
         ) from exc
-    # The company view's rates, movers and calls for help; the owner's own pages.
-    page_cache.bump_activity(org, people=[kr.owner_id], key_results=[kr.pk])
+    # The cached figures and the owner's kept pages were declared stale by
+    # key_result_record_value above, now and again when this transaction commits.
     return checkin
 
 

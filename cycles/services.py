@@ -545,7 +545,13 @@ def objective_recompute_progress(objective: Objective) -> Objective:
         .values_list("progress", "weight")
     )
     objective.progress = scoring.objective_progress(items)
-    objective.save(update_fields=["progress"])
+    # Progress is not part of the objective's history (excluded_fields): a history row
+    # here would repeat the previous one, once per check-in.
+    objective.skip_history_when_saving = True
+    try:
+        objective.save(update_fields=["progress"])
+    finally:
+        del objective.skip_history_when_saving
     return objective
 
 
@@ -746,8 +752,8 @@ def key_result_record_value(
             % {"cycle": kr.objective.cycle.name},
             code="cycle_not_active",
         )
-    # The company view and the tree show this; of the pages kept per person, only the
-    # owner's and the key result's own.
+    # The company view and the tree show this (and the check-in that called us); of the
+    # pages kept per person, only the owner's and the key result's own.
     page_cache.bump_activity(org, people=[kr.owner_id], key_results=[kr.pk])
     kr.current_value, kr.confidence = value, confidence
     _validate_key_result(kr)

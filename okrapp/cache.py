@@ -23,7 +23,8 @@ import time
 from functools import wraps
 
 from django.contrib import messages
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
@@ -78,8 +79,19 @@ def versions(org, *scopes: str) -> list[int]:
 
 
 def _increment(org_id: int, scopes: tuple[str, ...]) -> None:
-    for scope in scopes:
-        key = _version_key(org_id, scope)
+    keys = [_version_key(org_id, scope) for scope in scopes]
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # One round trip for them all (Django's incr() asks whether each key exists
+        # first): a missing version starts at a fresh number, then moves on.
+        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+        for key in keys:
+            raw = backend.make_and_validate_key(key)
+            pipe.set(raw, time.time_ns(), nx=True)
+            pipe.incr(raw)
+        pipe.execute()
+        return
+    for key in keys:
         try:
             cache.incr(key)
         except ValueError:  # missing (never read, or evicted)

@@ -23,11 +23,13 @@ def _prefix(kr_id: int) -> str:
     return f"kr{kr_id}"
 
 
-def _load(request, key_result_ids=None) -> selectors.MyWeek:
+def _load(request, key_result_ids=None, *, checkins=True) -> selectors.MyWeek:
     org = request.org
     week = services.current_week(org)
     today = timezone.localtime(timezone.now(), org.zoneinfo).date()
-    return selectors.my_week(org, request.membership, week, today, key_result_ids)
+    return selectors.my_week(
+        org, request.membership, week, today, key_result_ids, checkins=checkins
+    )
 
 
 def _attach_forms(page: selectors.MyWeek, data=None, only: set[int] | None = None):
@@ -127,7 +129,8 @@ def _refresh(request, page):
 @require_POST
 def my_week_save(request, org_slug, kr_id):
     """Save one KR (htmx from its card; Enter in its fields)."""
-    page = _load(request, [kr_id])
+    # Saving needs the key result, not its history: that is read only to draw an answer.
+    page = _load(request, [kr_id], checkins=False)
     if not page.key_results:
         # Not in the person's week: another's KR, another organisation's, or not in the
         # active cycle (the week's own query is scoped to the organisation).
@@ -147,18 +150,20 @@ def my_week_save(request, org_slug, kr_id):
             {"page": full, "week_label": week_label(full.week)},
             status=400,
         )
+    page = _load(request, [kr.pk])
+    card = page.key_results[0]
     if ok:
-        page = _load(request, [kr.pk])
-        item = page.key_results[0]
-        item.form = CheckInForm(
-            prefix=_prefix(kr.pk), initial={**item.prefill, "revision": item.revision}
+        card.form = CheckInForm(
+            prefix=_prefix(kr.pk), initial={**card.prefill, "revision": card.revision}
         )
-        item.saved, item.conflict = True, None
+    else:
+        card.form = item.form  # as submitted, with its errors
+    card.saved, card.conflict = ok, item.conflict
     status = 200 if ok else (409 if item.conflict is not None else 400)
     return render_page(
         request,
         "checkins/my_week.html",
-        {"item": item, "page": page, "week_label": week_label(page.week)},
+        {"item": card, "page": page, "week_label": week_label(page.week)},
         partial="kr-card",
         status=status,
     )
