@@ -1306,14 +1306,17 @@ def company_view(
                     hidden=sum(1 for o in own if not o.readable),
                 )
             )
-    view.rate, view.rate_last_week = _weekly_rates(org, cycle, week)
-    # Early in a week nobody has checked in yet: what changed is then last week's news.
-    if not view.rate.checked and view.rate_last_week.checked:
-        view.change_week = week - timedelta(weeks=1)
-    else:
-        view.change_week = week
-    view.movers = _movers(org, viewer, cycle, view.change_week)
-    view.new_need_help = _new_need_help(org, viewer, cycle, view.change_week)
+    # Aggregates over the whole cycle's key results and check-ins: planned for their
+    # parameters (a generic plan took 1.5-2.5 times as long on the scale organisation).
+    with custom_plans():
+        view.rate, view.rate_last_week = _weekly_rates(org, cycle, week)
+        # Early in a week nobody has checked in yet: what changed is then last week's news.
+        if not view.rate.checked and view.rate_last_week.checked:
+            view.change_week = week - timedelta(weeks=1)
+        else:
+            view.change_week = week
+        view.movers = _movers(org, viewer, cycle, view.change_week)
+        view.new_need_help = _new_need_help(org, viewer, cycle, view.change_week)
     return view
 
 
