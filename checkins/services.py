@@ -290,6 +290,7 @@ def kudos_give(
     if len(message) > 2000:
         raise ValidationError({"message": _("Keep kudos under 2,000 characters.")})
     _subject_readable(by, key_result, objective)
+    page_cache.bump_activity(org)  # the company view lists recent kudos
     return Kudos.objects.create(
         organization=org,
         giver=by,

@@ -60,13 +60,15 @@ def _wants_partial(request) -> bool:
 # --- Company view ------------------------------------------------------------------------------
 
 
+@page_cache.per_viewer("company")
 def company(request, org_slug):
     """The organisation's home: mission and vision, then how the company is doing.
 
     The cycle's figures (objectives, team bars and their chart, check-in rates, movers and
     calls for help) are the same for everyone who may read the same private objectives:
     they are cached, rendered, per organisation data version (bumped by the check-in and
-    OKR services), cycle, day, language and those objectives. Kudos are the viewer's own."""
+    OKR services), cycle, day, language and those objectives. Kudos are the viewer's own.
+    The whole page is then kept per viewer at the data version (kudos bump it too)."""
     org, viewer = request.org, request.membership
     cycles = load_cycles(org)
     active = next((c for c in cycles if c.state == CycleState.ACTIVE), None)

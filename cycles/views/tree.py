@@ -141,6 +141,7 @@ def hidden_objective_ids(org, viewer, cycle) -> list[int]:
     )
 
 
+@page_cache.per_viewer("tree")
 def alignment_tree(request, org_slug, cycle_id):
     """The whole tree for a cycle of ordinary size. For a large one, two levels under the
     mission and each deeper branch on demand: ``?branch=<objective id>`` answers htmx with
@@ -149,7 +150,8 @@ def alignment_tree(request, org_slug, cycle_id):
 
     The drawn tree (everything below the page header) is cached per organisation data
     version, day, language, view and the private objectives the viewer may not read; a
-    branch opened on demand is small and drawn each time."""
+    branch opened on demand is small and drawn each time. The whole answer is then kept
+    per viewer and address at the data version."""
     org, viewer = request.org, request.membership
     cycle = get_cycle(request, cycle_id)
     if request.GET.get("branch", ""):
