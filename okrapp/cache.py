@@ -152,13 +152,19 @@ def per_viewer(name: str, scopes=None):
     person's own pages name narrower scopes (:data:`STRUCTURE` and their own
     :func:`person` or :func:`key_result`), so a check-in elsewhere leaves them kept. The
     key names the viewer, so nothing one person may see is served to another. Not kept or
-    served: other methods, non-200 answers, and requests with messages waiting (they are
-    shown once, by the page that renders them)."""
+    served: other methods, non-200 answers, requests with messages waiting (they are
+    shown once, by the page that renders them), and addresses with a query string (a
+    filter, another cycle): the pages people open from the navigation are kept, and what
+    one person can make the cache hold stays bounded by the pages they may open."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if request.method != "GET" or len(messages.get_messages(request)):
+            if (
+                request.method != "GET"
+                or request.META.get("QUERY_STRING")
+                or len(messages.get_messages(request))
+            ):
                 return view(request, *args, **kwargs)
             org, viewer = request.org, request.membership
             wanted = scopes(request, **kwargs) if scopes else (DATA,)
@@ -169,7 +175,7 @@ def per_viewer(name: str, scopes=None):
                     signature(
                         [
                             wanted,
-                            request.get_full_path(),
+                            request.path,
                             bool(request.htmx),
                             bool(request.htmx and request.htmx.history_restore_request),
                             get_language(),

@@ -326,3 +326,14 @@ def test_a_kept_kr_page_shows_comments_acknowledgements_and_initiatives_at_once(
         org=acme, by=carol, key_result=kr, expected_version=kr.version, title="Cut tickets"
     )
     assert "Cut tickets" in _get(client, _my_week(acme))
+
+
+def test_only_the_bare_address_is_kept(client, login, acme, bob, carol, kr, engineering):
+    """A filtered dashboard (any query string) is drawn each time: what one person can make
+    the cache hold stays one entry per page they may open."""
+    login(bob)
+    url = _dashboard(acme, engineering)
+    _get(client, url), _get(client, url + "?status=behind")
+    _quietly_rename(kr, "Quietly renamed")
+    assert "Quietly renamed" not in _get(client, url)
+    assert "Quietly renamed" in _get(client, url + "?status=behind")
