@@ -96,6 +96,9 @@ def prepare(args) -> str:
             scores=True,
         ).org
         print(f"built {slug} in {time.perf_counter() - started:.1f} s")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # fresh bulk data has no planner statistics
     cycle = Cycle.objects.for_org(org).get()
     if not cycle.is_pilot:
         cycle.is_pilot = True
