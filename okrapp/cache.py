@@ -1,12 +1,16 @@
-"""Cached page figures, invalidated by a per-organisation data version.
+"""Cached page figures and kept pages, invalidated by per-organisation versions.
 
-The big read-only pages (company view, alignment tree) keep what they compute in the
-Django cache (Redis in production) under keys that carry the organisation's *data
-version*. The write services that change what those pages show (check-ins, OKRs, teams,
-memberships and names) call :func:`bump`, so the next request misses and recomputes:
-nothing is ever deleted, old entries simply stop being asked for and expire.
+The big read-only pages (company view, alignment tree, team dashboards) keep what they
+compute in the Django cache (Redis in production) under keys that carry the organisation's
+*data version*; whole pages are kept per viewer (:func:`per_viewer`). The write services
+that change what those pages show call :func:`bump` (OKRs, cycles, initiatives, reviews,
+scores, teams, memberships, names, settings: the *data* and *structure* versions) or
+:func:`bump_activity` (check-ins, acknowledgements, comments, kudos: the *data* version
+and the versions of the people and key results concerned), so the next request misses
+and recomputes: nothing is ever deleted, old entries simply stop being asked for and
+expire.
 
-The version is bumped at once and again when the transaction commits: the first makes the
+A version is bumped at once and again when the transaction commits: the first makes the
 writer's own next page fresh (and works inside a test's transaction, where commit hooks do
 not run), the second throws away anything a concurrent request cached between the first
 bump and the commit while it still read the old rows.
