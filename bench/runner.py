@@ -595,7 +595,7 @@ def main() -> None:
         f"{args.seconds:.0f} s per page, {args.concurrency} client(s) at once (POST: 1)\n"
     )
     header = (
-        f"{'page':32} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'queries':>7} "
+        f"{'page':44} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'queries':>7} "
         f"{'ratio':>7} {'target':>7}  met"
     )
     print(header)
@@ -618,7 +618,7 @@ def main() -> None:
         target = f"{page.target:.0f}x" if page.target else "-"
         met = "-" if not page.target else ("yes" if ratio <= page.target else "NO")
         print(
-            f"{page.name:32} {result.rate:7.1f} {result.p50 * 1000:8.1f} "
+            f"{page.name:44} {result.rate:7.1f} {result.p50 * 1000:8.1f} "
             f"{result.p95 * 1000:8.1f} {result.queries:7d} {ratio:6.1f}x {target:>7}  {met}",
             flush=True,
         )
