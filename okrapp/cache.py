@@ -129,9 +129,11 @@ def signature(values) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=10).hexdigest()
 
 
-def key(name: str, org, *parts) -> str:
-    """The cache key of figure ``name`` of ``org`` at its current data version."""
-    return f"okrapp:page:{name}:{org.pk}:{version(org)}:{signature(parts)}"
+def key(name: str, org, *parts, scopes: tuple[str, ...] = (DATA,)) -> str:
+    """The cache key of figure ``name`` of ``org`` at the current versions of ``scopes``
+    (the data version unless told otherwise)."""
+    current = ":".join(map(str, versions(org, *scopes)))
+    return f"okrapp:page:{name}:{org.pk}:{current}:{signature((scopes, *parts))}"
 
 
 # --- Whole pages, per viewer ---------------------------------------------------------------------
@@ -172,21 +174,16 @@ def per_viewer(name: str, scopes=None):
                 return view(request, *args, **kwargs)
             org, viewer = request.org, request.membership
             wanted = scopes(request, **kwargs) if scopes else (DATA,)
-            page_key = ":".join(
-                [
-                    f"okrapp:viewer-page:{name}:{org.pk}:{viewer.pk}",
-                    *map(str, versions(org, *wanted)),
-                    signature(
-                        [
-                            wanted,
-                            request.path,
-                            bool(request.htmx),
-                            bool(request.htmx and request.htmx.history_restore_request),
-                            get_language(),
-                            timezone.localtime(timezone.now(), org.zoneinfo).date(),
-                        ]
-                    ),
-                ]
+            page_key = key(
+                f"viewer-page:{name}",
+                org,
+                viewer.pk,
+                request.path,
+                bool(request.htmx),
+                bool(request.htmx and request.htmx.history_restore_request),
+                get_language(),
+                timezone.localtime(timezone.now(), org.zoneinfo).date(),
+                scopes=wanted,
             )
             html = cache.get(page_key)
             if html is not None:
