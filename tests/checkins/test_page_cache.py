@@ -296,7 +296,8 @@ def test_my_week_and_the_kr_page_stay_kept_through_other_peoples_activity(
     client, login, acme, bob, carol, kr, bobs_kr
 ):
     login(carol)
-    _get(client, _my_week(acme)), _get(client, _kr_page(acme, kr))
+    _get(client, _my_week(acme))
+    _get(client, _kr_page(acme, kr))
     _quietly_rename(kr, "Quietly renamed")
     cadence.checkin_record(org=acme, by=bob, key_result=bobs_kr, value=D(1), confidence=7)
     cadence.comment_create(org=acme, by=bob, key_result=bobs_kr, body="First hire signed")
@@ -313,7 +314,8 @@ def test_a_kept_kr_page_shows_comments_acknowledgements_and_initiatives_at_once(
 ):
     checkin = cadence.checkin_record(org=acme, by=carol, key_result=kr, value=D(25), confidence=6)
     login(carol)
-    _get(client, _kr_page(acme, kr)), _get(client, _my_week(acme))
+    _get(client, _kr_page(acme, kr))
+    _get(client, _my_week(acme))
     cadence.comment_create(org=acme, by=bob, checkin=checkin, body="Nice drop in tickets")
     assert "Nice drop in tickets" in _get(client, _kr_page(acme, kr))
     cadence.checkin_acknowledge(org=acme, by=bob, checkin=checkin, reply="Keep going")
@@ -333,7 +335,8 @@ def test_only_the_bare_address_is_kept(client, login, acme, bob, carol, kr, engi
     the cache hold stays one entry per page they may open."""
     login(bob)
     url = _dashboard(acme, engineering)
-    _get(client, url), _get(client, url + "?status=behind")
+    _get(client, url)
+    _get(client, url + "?status=behind")
     _quietly_rename(kr, "Quietly renamed")
     assert "Quietly renamed" not in _get(client, url)
     assert "Quietly renamed" in _get(client, url + "?status=behind")
