@@ -1,6 +1,6 @@
 """The test suite's Redis cache: parallel test processes share one Redis database."""
 
-from django.core.cache.backends.redis import RedisCache
+from okrapp.redis_cache import RedisCache
 
 
 class PrefixedRedisCache(RedisCache):
