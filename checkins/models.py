@@ -14,10 +14,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from cycles.models import VALUE_FIELD, KeyResult, Objective
 from okrapp.crypto import EncryptedTextField
+from okrapp.history import HistoricalRecords
 from okrapp.models import Membership
 from okrapp.tenancy import TenantModel, TenantQuerySet
 

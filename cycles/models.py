@@ -15,9 +15,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from cycles import scoring
+from okrapp.history import HistoricalRecords
 from okrapp.models import Membership, Team
 from okrapp.tenancy import TenantModel, TenantQuerySet
 
