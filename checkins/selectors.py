@@ -121,6 +121,16 @@ def active_cycle(org: Organization) -> Cycle | None:
     return Cycle.objects.for_org(org).active().select_related("organization").first()
 
 
+def my_key_results(org: Organization, membership: Membership):
+    """The key results on ``membership``'s My week: their own, in the active cycle, not
+    under an archived objective."""
+    return (
+        KeyResult.objects.for_org(org)
+        .filter(owner=membership, objective__cycle__state=CycleState.ACTIVE)
+        .exclude(objective__status="archived")
+    )
+
+
 def my_week(
     org: Organization,
     membership: Membership,
@@ -133,12 +143,7 @@ def my_week(
     """Everything ``membership`` owns in the active cycle, with its check-ins (2 queries;
     a third finds the cycle when the person owns nothing in it). Without ``checkins``, the
     key results alone (one query): what saving a check-in needs."""
-    krs = (
-        KeyResult.objects.for_org(org)
-        .filter(owner=membership, objective__cycle__state=CycleState.ACTIVE)
-        .exclude(objective__status="archived")
-        .select_related("objective__cycle")
-    )
+    krs = my_key_results(org, membership).select_related("objective__cycle")
     if key_result_ids is not None:
         krs = krs.filter(pk__in=key_result_ids)
     krs = list(krs.order_by("objective__level", "objective__title", "position", "id"))

@@ -64,7 +64,36 @@ def can_check_in(by: Membership, key_result: KeyResult) -> bool:
 # --- Check-ins --------------------------------------------------------------------------------
 
 
-@transaction.atomic
+def lock_for_checkin(org: Organization, key_result_id: int, *, week: date, among=None) -> KeyResult:
+    """Lock a key result for a check-in and read all that recording one needs.
+
+    The key result comes with its objective and cycle, and this week's check-in as
+    ``kr.week_checkin`` (``None`` before the week's first); its owner is read only if a
+    manager checks in for them. The objective is locked with
+    it: its progress is rewritten from all its key results, so check-ins on two key results
+    of one objective take turns instead of each writing progress from the other's old
+    value. The week's check-in is read by a second query once the lock is held: one that
+    waited for the lock must see the check-in its predecessor saved, which a join in the
+    locking query would not (PostgreSQL rereads only the locked rows after the wait). It
+    needs no lock of its own: it is only written under this one.
+
+    ``among`` narrows the key results the caller accepts (My week: the person's own, in
+    the active cycle); any other id raises ``KeyResult.DoesNotExist``. Call it inside the
+    transaction that records the check-in, then :func:`checkin_record` with ``locked=True``.
+    """
+    key_results = among if among is not None else KeyResult.objects.for_org(org)
+    kr = (
+        key_results.select_related("objective__cycle")
+        .select_for_update(of=("self", "objective"))
+        .get(pk=key_result_id)
+    )
+    kr.checkin_week = week
+    kr.week_checkin = CheckIn.objects.for_org(org).filter(key_result=kr, week=week).first()
+    if kr.week_checkin is not None:
+        kr.week_checkin.key_result = kr
+    return kr
+
+
 def checkin_record(
     *,
     org: Organization,
@@ -76,31 +105,46 @@ def checkin_record(
     need_help: bool = False,
     expected_revision: int | None = None,
     now=None,
+    locked: bool = False,
 ) -> CheckIn:
     """Record this week's check-in on a key result, or revise it if there is one.
 
     ``expected_revision`` is the revision the person saw (0: none yet); a mismatch means
     someone else saved in between and raises :class:`ConflictError` with the newer row.
+
+    One transaction. ``locked``: the caller opened it and read ``key_result`` with
+    :func:`lock_for_checkin` for this week (My week does, to refuse another's key result
+    with the same query); otherwise the key result is locked and read here.
     """
     require_same_org(org, key_result)
-    # The key result's row lock comes first: a week's first check-in has no row to lock yet,
-    # so without it every concurrent first check-in saw "none" and the losers failed on the
-    # unique constraint with no newer values to show. Queued here, each one then reads the
-    # winner's check-in and gets the ordinary revision conflict.
-    kr = (
-        KeyResult.objects.for_org(org)
-        .select_for_update(of=("self",))
-        .select_related("owner", "objective__cycle")
-        .get(pk=key_result.pk)
-    )
+    if not locked:
+        # The key result's row lock comes first: a week's first check-in has no row to lock
+        # yet, so without it every concurrent first check-in saw "none" and the losers
+        # failed on the unique constraint with no newer values to show. Queued here, each
+        # one then reads the winner's check-in and gets the ordinary revision conflict.
+        with transaction.atomic():
+            return checkin_record(
+                org=org,
+                by=by,
+                key_result=lock_for_checkin(org, key_result.pk, week=current_week(org, now)),
+                value=value,
+                confidence=confidence,
+                note=note,
+                need_help=need_help,
+                expected_revision=expected_revision,
+                now=now,
+                locked=True,
+            )
+    # The week the key result was locked for: read a moment ago, even across midnight.
+    week = getattr(key_result, "checkin_week", None)
+    if week is None or not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("A key result given as locked comes from lock_for_checkin.")
+    kr = key_result
     if not can_check_in(by, kr):
         raise PermissionDenied(_("Only the key result's owner or their manager can check in."))
     if not 1 <= int(confidence) <= 10:
         raise ValidationError({"confidence": _("Confidence is a whole number from 1 to 10.")})
-    week = current_week(org, now)
-    existing = (
-        CheckIn.objects.for_org(org).select_for_update().filter(key_result=kr, week=week).first()
-    )
+    existing = kr.week_checkin
     seen = existing.revision if existing else 0
     if expected_revision is not None and expected_revision != seen:
         raise ConflictError(
@@ -122,7 +166,7 @@ def checkin_record(
     stamp = now or timezone.now()
     if existing is None:
         checkin = CheckIn(
-            organization=org, key_result=kr, week=week, owner=kr.owner, created_at=stamp
+            organization=org, key_result=kr, week=week, owner_id=kr.owner_id, created_at=stamp
         )
     else:
         checkin = existing

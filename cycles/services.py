@@ -545,13 +545,12 @@ def objective_recompute_progress(objective: Objective) -> Objective:
         .values_list("progress", "weight")
     )
     objective.progress = scoring.objective_progress(items)
-    # Progress is not part of the objective's history (excluded_fields): a history row
-    # here would repeat the previous one, once per check-in.
-    objective.skip_history_when_saving = True
-    try:
-        objective.save(update_fields=["progress"])
-    finally:
-        del objective.skip_history_when_saving
+    # Progress alone, without save(): it is not part of the objective's history
+    # (excluded_fields), so a history row would repeat the previous one once per check-in,
+    # and it leaves updated_at (the last edit a person made) as it is.
+    Objective.objects.for_org(objective.organization_id).filter(pk=objective.pk).update(
+        progress=objective.progress
+    )
     return objective
 
 
@@ -712,6 +711,10 @@ def key_result_update(
     return kr
 
 
+# What a check-in changes on its key result (besides progress and version).
+_RECORDED = ("current_value", "confidence")
+
+
 def key_result_record_value(
     *,
     org: Organization,
@@ -726,16 +729,18 @@ def key_result_record_value(
     Who may check in is the check-in's rule (``checkins.services``); this enforces what
     the KR itself demands: an active cycle and a value that fits the KR.
 
-    ``locked``: the caller has just read ``key_result`` with ``select_for_update()`` (and
-    its ``objective__cycle``) in the transaction it is in, as the check-in service does;
-    the row is then used as it is instead of being locked and read a second time. Every
-    rule is checked before anything is written, so no savepoint of its own is needed.
+    ``locked``: the caller has just read ``key_result`` with ``select_for_update()``, its
+    objective locked with it (the objective's progress is rewritten from all its key
+    results: check-ins on two of them must take turns) and its cycle, in the transaction
+    it is in, as the check-in service does; the row is then used as it is instead of being
+    locked and read a second time. Every rule is checked before anything is written, so no
+    savepoint of its own is needed.
     """
     if not locked:
         with transaction.atomic():
             kr = (
                 KeyResult.objects.for_org(org)
-                .select_for_update()
+                .select_for_update(of=("self", "objective"))
                 .select_related("objective__cycle")
                 .get(pk=key_result.pk)
             )
@@ -760,13 +765,11 @@ def key_result_record_value(
     # Field validators cover the value and the confidence (1-10); the table's CHECK
     # constraints are enforced by the database on save, so asking it first (three queries
     # per constraint) only slows every check-in down.
-    kr.full_clean(
-        exclude=["organization", "objective", "owner", "carried_from"], validate_constraints=False
-    )
+    kr.clean_fields(exclude=[f.name for f in kr._meta.fields if f.name not in _RECORDED])
     kr.progress = kr.compute_progress()
     kr.version += 1
     kr._history_user = by.user
-    kr.save()
+    kr.save(update_fields=[*_RECORDED, "progress", "version", "updated_at"])
     objective_recompute_progress(kr.objective)
     return kr
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST
 from checkins import selectors, services
 from checkins.forms import CheckInForm
 from checkins.models import week_label
+from cycles.models import KeyResult
 from cycles.services import ConflictError
 from okrapp import cache as page_cache
 from okrapp.forms import apply_service_errors
@@ -44,29 +46,50 @@ def _attach_forms(page: selectors.MyWeek, data=None, only: set[int] | None = Non
         item.conflict = None
 
 
-def _save(request, item) -> bool:
-    """Save one KR's form; errors land on the form. True when it was recorded."""
-    form = item.form
-    if not form.is_valid():
-        return False
-    data = form.cleaned_data
+def _check_in(request, form: CheckInForm, kr_id: int):
+    """Record a valid form's check-in on one of the person's key results, locked and read in
+    the transaction that records it (another's key result: 404).
+
+    Returns the check-in, or ``None`` with the errors on the form and, after a lost race,
+    ``form.conflict`` set to the newer check-in (``None`` when there is none to show)."""
+    org, me, data = request.org, request.membership, form.cleaned_data
     try:
-        checkin = services.checkin_record(
-            org=request.org,
-            by=request.membership,
-            key_result=item.kr,
-            value=data["value"],
-            confidence=data["confidence"],
-            note=data["note"],
-            need_help=data["need_help"],
-            expected_revision=data["revision"],
-        )
+        with transaction.atomic():
+            try:
+                kr = services.lock_for_checkin(
+                    org,
+                    kr_id,
+                    week=services.current_week(org),
+                    among=selectors.my_key_results(org, me),
+                )
+            except KeyResult.DoesNotExist:
+                raise Http404 from None
+            return services.checkin_record(
+                org=org,
+                by=me,
+                key_result=kr,
+                value=data["value"],
+                confidence=data["confidence"],
+                note=data["note"],
+                need_help=data["need_help"],
+                expected_revision=data["revision"],
+                locked=True,
+            )
     except ConflictError as exc:
-        item.conflict = exc.current
+        form.conflict = exc.current
         form.add_error(None, exc.messages)
-        return False
     except ValidationError as exc:
         apply_service_errors(form, exc)
+    return None
+
+
+def _save(request, item) -> bool:
+    """Save one KR's form on the page; errors land on the form. True when it was recorded."""
+    if not item.form.is_valid():
+        return False
+    checkin = _check_in(request, item.form, item.kr.pk)
+    if checkin is None:
+        item.conflict = getattr(item.form, "conflict", None)
         return False
     # Whoever shows the item next reloads the page's figures (or redirects).
     item.this_week, item.saved = checkin, True
@@ -128,38 +151,45 @@ def _refresh(request, page):
 
 @require_POST
 def my_week_save(request, org_slug, kr_id):
-    """Save one KR (htmx from its card; Enter in its fields)."""
-    # Saving needs the key result, not its history: that is read only to draw an answer.
-    page = _load(request, [kr_id], checkins=False)
-    if not page.key_results:
-        # Not in the person's week: another's KR, another organisation's, or not in the
-        # active cycle (the week's own query is scoped to the organisation).
-        raise Http404
-    item = page.key_results[0]
-    kr = item.kr
-    _attach_forms(page, request.POST)
-    ok = _save(request, item)
-    if not request.htmx:
-        if ok:
-            messages.success(request, _("Checked in on “%(kr)s”.") % {"kr": kr.title})
-            return redirect("my_week", org_slug=request.org.slug)
-        full = _refresh(request, page)
+    """Save one KR (htmx from its card; Enter in its fields).
+
+    Saving reads the key result once, locked, in its own transaction; the page is read only
+    to draw an answer: the card (htmx) or the whole page again after an error."""
+    form = CheckInForm(request.POST, prefix=_prefix(kr_id))
+    checkin = _check_in(request, form, kr_id) if form.is_valid() else None
+    if checkin is not None and not request.htmx:
+        title = checkin.key_result.title
+        messages.success(request, _("Checked in on “%(kr)s”.") % {"kr": title})
+        return redirect("my_week", org_slug=request.org.slug)
+    conflict = getattr(form, "conflict", None)
+    if checkin is None and not request.htmx:
+        page = _load(request)
+        _attach_forms(page)
+        items = [i for i in page.key_results if i.kr.pk == kr_id]
+        if not items:
+            # Not in the person's week: another's KR, another organisation's, or not in
+            # the active cycle (the week's own query is scoped to the organisation).
+            raise Http404
+        items[0].form, items[0].conflict = form, conflict  # as submitted, with its errors
         return render_page(
             request,
             "checkins/my_week.html",
-            {"page": full, "week_label": week_label(full.week)},
+            {"page": page, "week_label": week_label(page.week)},
             status=400,
         )
-    page = _load(request, [kr.pk])
+    page = _load(request, [kr_id])
+    if not page.key_results:
+        raise Http404
     card = page.key_results[0]
-    if ok:
-        card.form = CheckInForm(
-            prefix=_prefix(kr.pk), initial={**card.prefill, "revision": card.revision}
-        )
+    if checkin is None:
+        card.form = form  # as submitted, with its errors
     else:
-        card.form = item.form  # as submitted, with its errors
-    card.saved, card.conflict = ok, item.conflict
-    status = 200 if ok else (409 if item.conflict is not None else 400)
+        card.form = CheckInForm(
+            prefix=_prefix(kr_id), initial={**card.prefill, "revision": card.revision}
+        )
+    ok = checkin is not None
+    card.saved, card.conflict = ok, conflict
+    status = 200 if ok else (409 if hasattr(form, "conflict") else 400)
     return render_page(
         request,
         "checkins/my_week.html",

@@ -167,6 +167,48 @@ def test_without_javascript_a_single_save_uses_the_only_button(client, login, ac
     assert CheckIn.objects.for_org(acme).count() == 1
 
 
+def test_without_javascript_one_save_redirects_or_shows_the_page_with_the_input_kept(
+    client, login, acme, bob, carol, kr, kr2
+):
+    login(carol)
+    save = url(acme, "my_week_save", kr_id=kr.pk)
+    response = client.post(save, fields(kr, "21", 7))
+    assert response.status_code == 302 and response.url == url(acme)
+    assert CheckIn.objects.for_org(acme).get().value == D(21)
+    # A refused value: the whole page again, the typed value and the message on its card.
+    bad = client.post(save, fields(kr, "lots", 7, revision=1))
+    assert bad.status_code == 400
+    body = bad.content.decode()
+    assert "<html" in body and 'value="lots"' in body and "data-kr-card" in body
+    assert body.count("data-kr-card") == 2  # kr2 is drawn too, unbound
+    # A lost race: the newer values are shown, what was typed stays.
+    services.checkin_record(org=acme, by=bob, key_result=kr, value=D(24), confidence=5)
+    stale = client.post(save, fields(kr, "99", 9, revision=1))
+    assert stale.status_code == 400
+    body = stale.content.decode()
+    assert "changed since you opened the page" in body and "Now saved: 24" in body
+    assert 'value="99"' in body
+
+
+def test_saving_one_key_result_reads_and_writes_a_fixed_set_of_rows(
+    client, login, acme, carol, kr, kr2, django_assert_num_queries
+):
+    login(carol)
+    client.get(url(acme))  # the session and the person are loaded once, as on any page
+    save = url(acme, "my_week_save", kr_id=kr.pk)
+    # Session, user, membership; the key result and objective locked, this week's
+    # check-in; the key result and its history row; the objective's key results and its
+    # progress; the check-in and its history row; two savepoint statements (the test's
+    # transaction wraps the request's).
+    with django_assert_num_queries(13):
+        response = client.post(save, fields(kr, "21", 7))
+    assert response.status_code == 302
+    with django_assert_num_queries(13):  # a revision: the same
+        response = client.post(save, fields(kr, "20", 7, revision=1))
+    assert response.status_code == 302
+    assert CheckIn.objects.for_org(acme).get().revision == 2
+
+
 def test_someone_elses_key_result_is_not_in_my_week(client, login, acme, erin, kr):
     login(erin)
     response = client.post(url(acme, "my_week_save", kr_id=kr.pk), fields(kr, "1"))

@@ -259,3 +259,34 @@ def test_fifty_api_checkins_one_201_the_others_409_with_the_winner(acme, carol, 
             assert CHECKIN_CONFLICT in data["detail"]
             assert data["current"]["id"] == created["id"]
     assert CheckIn.objects.for_org(acme).count() == 1
+
+
+def test_check_ins_on_every_key_result_of_an_objective_at_once_all_count(acme, carol, cycle):
+    """The objective's progress is rewritten from all its key results by each check-in;
+    the objective is locked with the key result, so none writes it from the others' old
+    values (without the lock, the last to commit had not seen the rest)."""
+    objective = services.objective_create(
+        org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol, title="All of it"
+    )
+    krs = [
+        services.key_result_create(
+            org=acme,
+            by=carol,
+            objective=objective,
+            owner=carol,
+            title=f"Reach 10 in area {i}",
+            start_value=D(0),
+            target_value=D(10),
+        )
+        for i in range(20)
+    ]
+
+    def check_in(i):
+        return checkin_services.checkin_record(
+            org=acme, by=carol, key_result=krs[i], value=D(10), confidence=8
+        )
+
+    wins, losses = _split(in_parallel(check_in, n=len(krs)))
+    assert len(wins) == len(krs), [repr(e) for _, e in losses][:3]
+    objective.refresh_from_db()
+    assert objective.progress == D(1)
