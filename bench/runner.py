@@ -546,6 +546,12 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--concurrency", type=int, default=1, help="clients at once (GETs)")
+    parser.add_argument(
+        "--pages",
+        default="",
+        help="measure only the pages whose name contains one of these comma-separated "
+        "words (the baseline always), e.g. --pages post,afresh",
+    )
     parser.add_argument("--skip-tick", action="store_true")
     parser.add_argument("--skip-report", action="store_true")
     parser.add_argument(
@@ -589,6 +595,11 @@ def main() -> None:
     server.wait_ready()
     step(f"gunicorn on {HOST}:{port} (pid {server.proc.pid}, workers {server.workers()})")
     pages, who = prepare(port)
+    wanted = [w.strip().lower() for w in args.pages.split(",") if w.strip()]
+    if wanted:
+        pages = [
+            p for p in pages if p.name == "baseline" or any(w in p.name.lower() for w in wanted)
+        ]
     step(f"signed in as {who}")
     print(
         f"\n{args.warm} warm-up requests, then up to {args.requests} requests or "
