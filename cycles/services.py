@@ -411,7 +411,7 @@ def objective_update(
         raise ValueError(f"Not objective fields: {sorted(unknown)}")
     objective = (
         Objective.objects.for_org(org)
-        .select_for_update()
+        .select_for_update(of=("self",))  # the cycle and the owner are only read
         .select_related("cycle", "owner")
         .get(pk=objective.pk)
     )
@@ -537,8 +537,19 @@ def objective_delete(*, org: Organization, by: Membership, objective: Objective)
     objective.delete()
 
 
-def objective_recompute_progress(objective: Objective) -> Objective:
-    """Store the weighted mean of the objective's KRs' capped progress."""
+def objective_recompute_progress(objective: Objective, *, locked: bool = False) -> Objective:
+    """Store the weighted mean of the objective's KRs' capped progress.
+
+    It is written from every key result of the objective, so the objective's row lock is
+    taken first: two writers on two of its key results (check-ins, edits, a new or deleted
+    key result) then take turns, and the second reads the first's progress instead of
+    writing the objective from its old value. ``locked``: the caller holds it already
+    (it locked the objective with the key result).
+    """
+    if not locked:
+        Objective.objects.for_org(objective.organization_id).select_for_update().filter(
+            pk=objective.pk
+        ).values_list("pk").first()
     items = list(
         KeyResult.objects.for_org(objective.organization_id)
         .filter(objective=objective)
@@ -682,9 +693,12 @@ def key_result_update(
     unknown = set(fields) - set(KEY_RESULT_FIELDS)
     if unknown:
         raise ValueError(f"Not key result fields: {sorted(unknown)}")
+    # The objective is locked with it: its progress is rewritten below. Not the cycle or
+    # the owner's membership, which are only read (locking them queued every edit of the
+    # cycle behind one another).
     kr = (
         KeyResult.objects.for_org(org)
-        .select_for_update()
+        .select_for_update(of=("self", "objective"))
         .select_related("objective__cycle", "objective__owner")
         .get(pk=key_result.pk)
     )
@@ -707,7 +721,7 @@ def key_result_update(
     kr.version += 1
     kr._history_user = by.user
     kr.save()
-    objective_recompute_progress(kr.objective)
+    objective_recompute_progress(kr.objective, locked=True)
     return kr
 
 
@@ -770,7 +784,7 @@ def key_result_record_value(
     kr.version += 1
     kr._history_user = by.user
     kr.save(update_fields=[*_RECORDED, "progress", "version", "updated_at"])
-    objective_recompute_progress(kr.objective)
+    objective_recompute_progress(kr.objective, locked=True)
     return kr
 
 

@@ -261,10 +261,11 @@ def test_fifty_api_checkins_one_201_the_others_409_with_the_winner(acme, carol, 
     assert CheckIn.objects.for_org(acme).count() == 1
 
 
-def test_check_ins_on_every_key_result_of_an_objective_at_once_all_count(acme, carol, cycle):
-    """The objective's progress is rewritten from all its key results by each check-in;
-    the objective is locked with the key result, so none writes it from the others' old
-    values (without the lock, the last to commit had not seen the rest)."""
+@pytest.mark.parametrize("write", ["check-in", "edit"])
+def test_writes_on_every_key_result_of_an_objective_at_once_all_count(acme, carol, cycle, write):
+    """The objective's progress is rewritten from all its key results by each check-in or
+    edit; the objective is locked first, so none writes it from the others' old values
+    (without the lock, the last to commit had not seen the rest: 5 % instead of 100 %)."""
     objective = services.objective_create(
         org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol, title="All of it"
     )
@@ -281,12 +282,16 @@ def test_check_ins_on_every_key_result_of_an_objective_at_once_all_count(acme, c
         for i in range(20)
     ]
 
-    def check_in(i):
+    def done(i):
+        if write == "edit":
+            return services.key_result_update(
+                org=acme, by=carol, key_result=krs[i], expected_version=None, current_value=D(10)
+            )
         return checkin_services.checkin_record(
             org=acme, by=carol, key_result=krs[i], value=D(10), confidence=8
         )
 
-    wins, losses = _split(in_parallel(check_in, n=len(krs)))
+    wins, losses = _split(in_parallel(done, n=len(krs)))
     assert len(wins) == len(krs), [repr(e) for _, e in losses][:3]
     objective.refresh_from_db()
     assert objective.progress == D(1)
