@@ -69,13 +69,13 @@ def lock_for_checkin(org: Organization, key_result_id: int, *, week: date, among
 
     The key result comes with its objective and cycle, and this week's check-in as
     ``kr.week_checkin`` (``None`` before the week's first); its owner is read only if a
-    manager checks in for them. The objective is locked with
-    it: its progress is rewritten from all its key results, so check-ins on two key results
-    of one objective take turns instead of each writing progress from the other's old
-    value. The week's check-in is read by a second query once the lock is held: one that
-    waited for the lock must see the check-in its predecessor saved, which a join in the
-    locking query would not (PostgreSQL rereads only the locked rows after the wait). It
-    needs no lock of its own: it is only written under this one.
+    manager checks in for them. The objective is locked with it: its progress is rewritten
+    from all its key results, so check-ins on two key results of one objective take turns
+    instead of each writing progress from the other's old value. The week's check-in is
+    read by a second query once the lock is held: one that waited for the lock must see the
+    check-in its predecessor saved, which a join in the locking query would not (PostgreSQL
+    rereads only the locked rows after the wait). It needs no lock of its own: it is only
+    written under this one.
 
     ``among`` narrows the key results the caller accepts (My week: the person's own, in
     the active cycle); any other id raises ``KeyResult.DoesNotExist``. Call it inside the
