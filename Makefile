@@ -128,6 +128,7 @@ test-deps:
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v fc-list >/dev/null 2>&1 || missing="$$missing fontconfig"; \
 	  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	  fc-list 2>/dev/null | grep -qi "DejaVu Sans" || missing="$$missing fonts-dejavu-core"; \
 	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	  command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	  command -v xgettext >/dev/null 2>&1 || missing="$$missing gettext"; \
