@@ -153,47 +153,44 @@ def _refresh(request, page):
 def my_week_save(request, org_slug, kr_id):
     """Save one KR (htmx from its card; Enter in its fields).
 
-    Saving reads the key result once, locked, in its own transaction; the page is read only
-    to draw an answer: the card (htmx) or the whole page again after an error."""
+    Saving reads the key result once, locked, in its own transaction; the week is read
+    only to draw an answer: for htmx the card and, out of band, the summary above the cards
+    (this save may have been the last one due); without JavaScript a redirect, or the whole
+    page again after an error."""
     form = CheckInForm(request.POST, prefix=_prefix(kr_id))
     checkin = _check_in(request, form, kr_id) if form.is_valid() else None
     if checkin is not None and not request.htmx:
         title = checkin.key_result.title
         messages.success(request, _("Checked in on “%(kr)s”.") % {"kr": title})
         return redirect("my_week", org_slug=request.org.slug)
-    conflict = getattr(form, "conflict", None)
-    if checkin is None and not request.htmx:
-        page = _load(request)
-        _attach_forms(page)
-        items = [i for i in page.key_results if i.kr.pk == kr_id]
-        if not items:
-            # Not in the person's week: another's KR, another organisation's, or not in
-            # the active cycle (the week's own query is scoped to the organisation).
-            raise Http404
-        items[0].form, items[0].conflict = form, conflict  # as submitted, with its errors
+    page = _load(request)
+    cards = [i for i in page.key_results if i.kr.pk == kr_id]
+    if not cards:
+        # Not in the person's week: another's KR, another organisation's, or not in the
+        # active cycle (the week's own query is scoped to the organisation).
+        raise Http404
+    card, conflict = cards[0], getattr(form, "conflict", None)
+    if checkin is None:
+        if not request.htmx:
+            _attach_forms(page)
+        card.form, card.saved, card.conflict = form, False, conflict  # as submitted
+    else:
+        card.form = CheckInForm(
+            prefix=_prefix(kr_id), initial={**card.prefill, "revision": card.revision}
+        )
+        card.saved, card.conflict = True, None
+    if not request.htmx:
         return render_page(
             request,
             "checkins/my_week.html",
             {"page": page, "week_label": week_label(page.week)},
             status=400,
         )
-    page = _load(request, [kr_id])
-    if not page.key_results:
-        raise Http404
-    card = page.key_results[0]
-    if checkin is None:
-        card.form = form  # as submitted, with its errors
-    else:
-        card.form = CheckInForm(
-            prefix=_prefix(kr_id), initial={**card.prefill, "revision": card.revision}
-        )
-    ok = checkin is not None
-    card.saved, card.conflict = ok, conflict
-    status = 200 if ok else (409 if hasattr(form, "conflict") else 400)
+    status = 200 if checkin is not None else (409 if hasattr(form, "conflict") else 400)
     return render_page(
         request,
         "checkins/my_week.html",
         {"item": card, "page": page, "week_label": week_label(page.week)},
-        partial="kr-card",
+        partial="kr-answer",
         status=status,
     )

@@ -73,6 +73,8 @@ def test_check_in_acknowledge_give_kudos_and_prepare_the_one_on_one(
         expect(card.get_by_text("Checked in")).to_be_visible()
         expect(card.locator("circle.burnup-point")).to_have_count(1)
     expect(page.locator("circle.burnup-point")).to_have_count(3)
+    # The summary above the cards followed each save: the last one due made the week done.
+    expect(page.get_by_text("Done for this week.")).to_be_visible()
     page.reload()
     expect(page.get_by_text("Done for this week.")).to_be_visible()
     log_out()

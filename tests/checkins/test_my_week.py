@@ -131,6 +131,9 @@ def test_one_key_result_saves_with_htmx_and_returns_its_card(client, login, acme
     assert response.status_code == 200
     body = response.content.decode()
     assert "<html" not in body and f'id="kr-{kr.pk}"' in body and "Saved" in body
+    # Its only key result is in: the summary above the cards says so, out of band.
+    assert 'id="week-summary"' in body and 'hx-swap-oob="true"' in body
+    assert "Done for this week." in body
     kr.refresh_from_db()
     assert kr.current_value == D(22)
     bad = client.post(
