@@ -136,16 +136,10 @@ def my_week(
     membership: Membership,
     week: date,
     today: date,
-    key_result_ids: list[int] | None = None,
-    *,
-    checkins: bool = True,
 ) -> MyWeek:
     """Everything ``membership`` owns in the active cycle, with its check-ins (2 queries;
-    a third finds the cycle when the person owns nothing in it). Without ``checkins``, the
-    key results alone (one query): what saving a check-in needs."""
+    a third finds the cycle when the person owns nothing in it)."""
     krs = my_key_results(org, membership).select_related("objective__cycle")
-    if key_result_ids is not None:
-        krs = krs.filter(pk__in=key_result_ids)
     krs = list(krs.order_by("objective__level", "objective__title", "position", "id"))
     cycle = krs[0].objective.cycle if krs else active_cycle(org)
     if cycle is None or not krs:
@@ -153,13 +147,12 @@ def my_week(
     for kr in krs:
         kr.owner = membership  # the person themselves: no join, no query
     by_kr: dict[int, list[CheckIn]] = defaultdict(list)
-    if checkins:
-        for checkin in (
-            CheckIn.objects.for_org(org)
-            .filter(key_result__in=[k.pk for k in krs])
-            .select_related("acknowledgement__by__user")
-        ):
-            by_kr[checkin.key_result_id].append(checkin)
+    for checkin in (
+        CheckIn.objects.for_org(org)
+        .filter(key_result__in=[k.pk for k in krs])
+        .select_related("acknowledgement__by__user")
+    ):
+        by_kr[checkin.key_result_id].append(checkin)
     expected = cycle.expected_progress(today)
     grouped: dict[int, ObjectiveWeek] = {}
     for kr in krs:
@@ -183,9 +176,7 @@ def my_week(
                     height=64,
                     pad=4,
                     chart_id=str(kr.pk),
-                )
-                if checkins
-                else {},
+                ),
             )
         )
     return MyWeek(cycle=cycle, week=week, objectives=list(grouped.values()))

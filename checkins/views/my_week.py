@@ -25,13 +25,11 @@ def _prefix(kr_id: int) -> str:
     return f"kr{kr_id}"
 
 
-def _load(request, key_result_ids=None, *, checkins=True) -> selectors.MyWeek:
+def _load(request) -> selectors.MyWeek:
     org = request.org
     week = services.current_week(org)
     today = timezone.localtime(timezone.now(), org.zoneinfo).date()
-    return selectors.my_week(
-        org, request.membership, week, today, key_result_ids, checkins=checkins
-    )
+    return selectors.my_week(org, request.membership, week, today)
 
 
 def _attach_forms(page: selectors.MyWeek, data=None, only: set[int] | None = None):
@@ -52,7 +50,7 @@ def _check_in(request, form: CheckInForm, kr_id: int):
 
     Returns the check-in, or ``None`` with the errors on the form and, after a lost race,
     ``form.conflict`` set to the newer check-in (``None`` when there is none to show)."""
-    org, me, data = request.org, request.membership, form.cleaned_data
+    org, me = request.org, request.membership
     try:
         with transaction.atomic():
             try:
@@ -65,15 +63,7 @@ def _check_in(request, form: CheckInForm, kr_id: int):
             except KeyResult.DoesNotExist:
                 raise Http404 from None
             return services.checkin_record(
-                org=org,
-                by=me,
-                key_result=kr,
-                value=data["value"],
-                confidence=data["confidence"],
-                note=data["note"],
-                need_help=data["need_help"],
-                expected_revision=data["revision"],
-                locked=True,
+                org=org, by=me, key_result=kr, locked=True, **form.recorded()
             )
     except ConflictError as exc:
         form.conflict = exc.current
