@@ -44,6 +44,17 @@ class CheckInForm(forms.Form):
     need_help = forms.BooleanField(label=_("I need help"), required=False)
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
+    def recorded(self) -> dict:
+        """The valid form as ``checkins.services.checkin_record``'s keyword arguments."""
+        data = self.cleaned_data
+        return {
+            "value": data["value"],
+            "confidence": data["confidence"],
+            "note": data["note"],
+            "need_help": data["need_help"],
+            "expected_revision": data["revision"],
+        }
+
 
 class AcknowledgeForm(forms.Form):
     reply = forms.CharField(

@@ -159,17 +159,9 @@ def key_result_checkin(request, org_slug, kr_id):
         raise PermissionDenied
     form = CheckInForm(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
         try:
             services.checkin_record(
-                org=request.org,
-                by=request.membership,
-                key_result=kr,
-                value=data["value"],
-                confidence=data["confidence"],
-                note=data["note"],
-                need_help=data["need_help"],
-                expected_revision=data["revision"],
+                org=request.org, by=request.membership, key_result=kr, **form.recorded()
             )
         except ConflictError as exc:
             form.add_error(None, exc.messages)

@@ -44,6 +44,17 @@ def pdf_text(data: bytes, tmp_path) -> str:
     return text
 
 
+def pdf_fonts(report: Report, tmp_path) -> tuple:
+    """The report's PDF saved under ``tmp_path``, and the fonts ``pdffonts`` lists in it."""
+    path = tmp_path / "report.pdf"
+    with report.pdf_file.open("rb") as stream:
+        path.write_bytes(stream.read())
+    fonts = poppler("pdffonts", str(path))
+    if fonts is None:
+        pytest.skip("pdffonts (poppler-utils) is not installed")
+    return path, fonts
+
+
 # --- The build ---------------------------------------------------------------------------------
 
 
@@ -84,12 +95,7 @@ def test_latin_text_prints_without_subsetting_the_cjk_font(
     its faces costs tens of MB, the most of a large report's peak memory (bench/report.py:
     299 MB with the CJK face first, 214 MB without)."""
     report = _fresh(acme, _request(acme, alice, quarter.cycle, django_capture_on_commit_callbacks))
-    path = tmp_path / "en.pdf"
-    with report.pdf_file.open("rb") as stream:
-        path.write_bytes(stream.read())
-    fonts = poppler("pdffonts", str(path))
-    if fonts is None:
-        pytest.skip("pdffonts (poppler-utils) is not installed")
+    _path, fonts = pdf_fonts(report, tmp_path)
     assert "DejaVu-Sans" in fonts
     assert "CJK" not in fonts
 
@@ -100,12 +106,7 @@ def test_chinese_text_prints_with_a_cjk_font(
     quarter.objectives.ship.title = "發佈第二版"
     quarter.objectives.ship.save(update_fields=["title"])
     report = _fresh(acme, _request(acme, alice, quarter.cycle, django_capture_on_commit_callbacks))
-    path = tmp_path / "zh.pdf"
-    with report.pdf_file.open("rb") as stream:
-        path.write_bytes(stream.read())
-    fonts = poppler("pdffonts", str(path))
-    if fonts is None:
-        pytest.skip("pdffonts (poppler-utils) is not installed")
+    path, fonts = pdf_fonts(report, tmp_path)
     assert "Noto-Sans-CJK-TC" in fonts
     assert "發佈第二版" in pdf_text(path.read_bytes(), tmp_path)
 
