@@ -141,7 +141,19 @@ def build_archive(org: Organization) -> dict:
         Report.objects.for_org(org).order_by("pk").values("id", *REPORT_FIELDS)
     )
     # Plain JSON types (dates, decimals as strings), exactly as stored in the file.
-    return json.loads(json.dumps(archive, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(archive, cls=_ArchiveEncoder))
+
+
+class _ArchiveEncoder(DjangoJSONEncoder):
+    """Django's encoder, with times to the microsecond as stored. Django's cuts them to
+    milliseconds and drops an all-zero fraction, so a time like 01:39:00.000412 came back
+    from an import as 01:39:00 and exported differently the second time."""
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            text = o.isoformat(timespec="microseconds")
+            return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+        return super().default(o)
 
 
 def dumps(archive: dict) -> bytes:
