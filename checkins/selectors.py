@@ -131,6 +131,17 @@ def my_key_results(org: Organization, membership: Membership):
     )
 
 
+def on_my_week(key_result: KeyResult, membership: Membership) -> bool:
+    """The rule of :func:`my_key_results` for one key result in hand, read with its
+    objective and cycle (a check-in from My week locks the row first and asks this)."""
+    objective = key_result.objective
+    return (
+        key_result.owner_id == membership.pk
+        and objective.cycle.state == CycleState.ACTIVE
+        and objective.status != "archived"
+    )
+
+
 def my_week(
     org: Organization,
     membership: Membership,

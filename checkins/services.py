@@ -64,7 +64,7 @@ def can_check_in(by: Membership, key_result: KeyResult) -> bool:
 # --- Check-ins --------------------------------------------------------------------------------
 
 
-def lock_for_checkin(org: Organization, key_result_id: int, *, week: date, among=None) -> KeyResult:
+def lock_for_checkin(org: Organization, key_result_id: int, *, week: date) -> KeyResult:
     """Lock a key result for a check-in and read all that recording one needs.
 
     The key result comes with its objective and cycle, and this week's check-in as
@@ -77,18 +77,21 @@ def lock_for_checkin(org: Organization, key_result_id: int, *, week: date, among
     rereads only the locked rows after the wait). It needs no lock of its own: it is only
     written under this one.
 
-    ``among`` narrows the key results the caller accepts (My week: the person's own, in
-    the active cycle); any other id raises ``KeyResult.DoesNotExist``. Call it inside the
-    transaction that records the check-in, then :func:`checkin_record` with ``locked=True``.
+    Call it inside the transaction that records the check-in, then :func:`checkin_record`
+    with ``locked=True``. A caller that accepts only some key results checks the row it got
+    (My week: :func:`checkins.selectors.on_my_week`); filtering the locking query instead
+    costs every check-in the building of its joins.
     """
-    key_results = among if among is not None else KeyResult.objects.for_org(org)
     kr = (
-        key_results.select_related("objective__cycle")
+        KeyResult.objects.for_org(org)
+        .select_related("objective__cycle")
         .select_for_update(of=("self", "objective"))
         .get(pk=key_result_id)
     )
     kr.checkin_week = week
-    kr.week_checkin = CheckIn.objects.for_org(org).filter(key_result=kr, week=week).first()
+    # At most one row (unique per key result and week): no ORDER BY for first() to build.
+    found = list(CheckIn.objects.for_org(org).filter(key_result=kr, week=week).order_by()[:1])
+    kr.week_checkin = found[0] if found else None
     if kr.week_checkin is not None:
         kr.week_checkin.key_result = kr
     return kr
@@ -113,8 +116,8 @@ def checkin_record(
     someone else saved in between and raises :class:`ConflictError` with the newer row.
 
     One transaction. ``locked``: the caller opened it and read ``key_result`` with
-    :func:`lock_for_checkin` for this week (My week does, to refuse another's key result
-    with the same query); otherwise the key result is locked and read here.
+    :func:`lock_for_checkin` for this week (My week does, to check the row is one of the
+    person's own before recording); otherwise the key result is locked and read here.
     """
     require_same_org(org, key_result)
     if not locked:

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
@@ -537,6 +537,23 @@ def objective_delete(*, org: Organization, by: Membership, objective: Objective)
     objective.delete()
 
 
+# Every check-in runs these two: written out, they cost PostgreSQL's time alone, where the
+# ORM spent more building them (~1.2 ms of a check-in's ~17) than the database did running
+# them. The organisation is in both, as the tenant querysets would put it.
+_KEY_RESULT_PROGRESS_SQL = (
+    "SELECT progress, weight FROM cycles_keyresult WHERE organization_id = %s AND objective_id = %s"
+)
+_SET_OBJECTIVE_PROGRESS_SQL = (
+    "UPDATE cycles_objective SET progress = %s WHERE organization_id = %s AND id = %s"
+)
+
+
+def _stored_decimal(value):
+    """A decimal column as the driver returns it: PostgreSQL's is a Decimal already; SQLite
+    gives a float (or an int), whose shortest repr is the value that was stored."""
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
 def objective_recompute_progress(objective: Objective, *, locked: bool = False) -> Objective:
     """Store the weighted mean of the objective's KRs' capped progress.
 
@@ -550,18 +567,15 @@ def objective_recompute_progress(objective: Objective, *, locked: bool = False) 
         Objective.objects.for_org(objective.organization_id).select_for_update().filter(
             pk=objective.pk
         ).values_list("pk").first()
-    items = list(
-        KeyResult.objects.for_org(objective.organization_id)
-        .filter(objective=objective)
-        .values_list("progress", "weight")
-    )
-    objective.progress = scoring.objective_progress(items)
-    # Progress alone, without save(): it is not part of the objective's history
-    # (excluded_fields), so a history row would repeat the previous one once per check-in,
-    # and it leaves updated_at (the last edit a person made) as it is.
-    Objective.objects.for_org(objective.organization_id).filter(pk=objective.pk).update(
-        progress=objective.progress
-    )
+    org_id = objective.organization_id
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_RESULT_PROGRESS_SQL, [org_id, objective.pk])
+        items = [(_stored_decimal(p), _stored_decimal(w)) for p, w in cursor.fetchall()]
+        objective.progress = scoring.objective_progress(items)
+        # Progress alone, without save(): it is not part of the objective's history
+        # (excluded_fields), so a history row would repeat the previous one once per
+        # check-in, and it leaves updated_at (the last edit a person made) as it is.
+        cursor.execute(_SET_OBJECTIVE_PROGRESS_SQL, [objective.progress, org_id, objective.pk])
     return objective
 
 

@@ -54,14 +54,11 @@ def _check_in(request, form: CheckInForm, kr_id: int):
     try:
         with transaction.atomic():
             try:
-                kr = services.lock_for_checkin(
-                    org,
-                    kr_id,
-                    week=services.current_week(org),
-                    among=selectors.my_key_results(org, me),
-                )
+                kr = services.lock_for_checkin(org, kr_id, week=services.current_week(org))
             except KeyResult.DoesNotExist:
                 raise Http404 from None
+            if not selectors.on_my_week(kr, me):
+                raise Http404
             return services.checkin_record(
                 org=org, by=me, key_result=kr, locked=True, **form.recorded()
             )

@@ -1,15 +1,17 @@
 """The “My week” page: the one-minute weekly check-in."""
 
+from datetime import date
 from decimal import Decimal as D
 from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
 
-from checkins import services
+from checkins import selectors, services
 from checkins.forms import CheckInForm
 from checkins.models import CheckIn
 from cycles import services as okr
+from cycles.models import KeyResult, Level, Objective
 
 pytestmark = pytest.mark.django_db
 
@@ -216,6 +218,51 @@ def test_someone_elses_key_result_is_not_in_my_week(client, login, acme, erin, k
     login(erin)
     response = client.post(url(acme, "my_week_save", kr_id=kr.pk), fields(kr, "1"))
     assert response.status_code == 404
+
+
+def test_a_check_in_from_my_week_takes_only_the_key_results_the_page_lists(
+    client, login, acme, alice, carol, erin, objective, kr, kr2
+):
+    """The save locks the row first and then asks ``on_my_week``: the same rule as the
+    page's own query, for the key result in hand."""
+    archived = okr.objective_create(
+        org=acme, by=carol, cycle=objective.cycle, level=Level.INDIVIDUAL, owner=carol, title="Old"
+    )
+    in_archived = okr.key_result_create(
+        org=acme, by=carol, objective=archived, owner=carol, title="Old KR",
+        start_value=D(0), target_value=D(5),
+    )  # fmt: skip
+    Objective.objects.for_org(acme).filter(pk=archived.pk).update(status="archived")
+    later = okr.cycle_create(
+        org=acme, by=alice, name="2027 Q1", start_date=date(2027, 1, 1),
+        end_date=date(2027, 3, 31),
+    )  # fmt: skip
+    planned = okr.key_result_create(
+        org=acme, by=carol, owner=carol, title="Next quarter", start_value=D(0),
+        target_value=D(5),
+        objective=okr.objective_create(
+            org=acme, by=carol, cycle=later, level=Level.INDIVIDUAL, owner=carol, title="Next"
+        ),
+    )  # fmt: skip
+    ernies = okr.key_result_create(
+        org=acme, by=carol, objective=objective, owner=erin, title="Erin's",
+        start_value=D(0), target_value=D(5),
+    )  # fmt: skip
+    everyone = [kr, kr2, in_archived, planned, ernies]
+    listed = set(selectors.my_key_results(acme, carol).values_list("pk", flat=True))
+    assert listed == {kr.pk, kr2.pk}
+    for key_result in everyone:
+        row = (
+            KeyResult.objects.for_org(acme).select_related("objective__cycle").get(pk=key_result.pk)
+        )
+        assert selectors.on_my_week(row, carol) == (key_result.pk in listed), key_result.title
+
+    login(carol)
+    for key_result in (in_archived, planned, ernies):
+        save = url(acme, "my_week_save", kr_id=key_result.pk)
+        assert client.post(save, fields(key_result, "3")).status_code == 404
+    assert not CheckIn.objects.for_org(acme).exists()
+    assert client.post(url(acme, "my_week_save", kr_id=kr.pk), fields(kr, "3")).status_code == 302
 
 
 def test_no_active_cycle_says_so(client, login, acme, carol):
