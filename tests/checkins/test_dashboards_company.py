@@ -95,6 +95,29 @@ def test_company_view_for_staff(client, login, acme, carol, company):
     assert "Get Acme Robotics ready" not in body  # the checklist is the admins'
 
 
+def test_the_weekly_rates_count_each_key_result_once_per_week(acme, alice):
+    """This week's and last week's rates from one join: a key result checked in both weeks
+    counts once in each; older weeks and archived objectives count in neither."""
+    cycle = active_cycle(acme)
+    week = this_week(acme)
+    live = ObjectiveFactory(cycle=cycle, organization=acme, owner=alice, level=Level.COMPANY)
+    old = ObjectiveFactory(
+        cycle=cycle, organization=acme, owner=alice, level=Level.COMPANY, status="archived"
+    )
+    both, now_only, earlier_only, _never_checked = (
+        KeyResultFactory(objective=live, owner=alice) for _ in range(4)
+    )
+    archived = KeyResultFactory(objective=old, owner=alice)
+    for kr in (both, archived):
+        check_in(acme, kr, week, 5)
+        check_in(acme, kr, week - timedelta(weeks=1), 4)
+    check_in(acme, now_only, week, 5)
+    check_in(acme, earlier_only, week - timedelta(weeks=2), 3)
+    now, before = dashboards._weekly_rates(acme, cycle, week)
+    assert (now.checked, now.total) == (2, 4)
+    assert (before.checked, before.total) == (1, 4)
+
+
 def test_a_new_call_for_help_is_one_not_asked_the_week_before(acme, carol, company):
     week = this_week(acme)
     docs = company["mine"].key_results.get()
