@@ -3,15 +3,23 @@
 ``TenantQuerySet`` refuses a query that forgets its organisation, but raw SQL, a
 ``values()`` join or a framework internal can still reach past it. On PostgreSQL every
 table with an ``organization_id`` column (and ``okrapp_organization`` itself, by ``id``)
-carries the policy below, and the application connects as a role that neither owns the
+carries the policies below, and the application connects as a role that neither owns the
 tables nor bypasses row security (``manage.py db_app_role``; see docs/security.md). A query
 then only ever sees the rows of the organisation its connection is scoped to:
 
 * **org scope** (``okrapp.org`` = the organisation's id): its rows only;
-* **system scope** (``okrapp.scope`` = ``system``): every row, for the few places that
-  work across organisations before one is known (login, sign-up, organisation list, API
-  token and calendar-feed lookups, Slack's signed requests, the beat's tick, manage.py);
+* **system scope** (the connection switched, ``SET ROLE``, to :data:`SYSTEM_ROLE`, which
+  has a policy of its own that allows every row): for the few places that work across
+  organisations before one is known (login, sign-up, organisation list, API token and
+  calendar-feed lookups, Slack's signed requests, the beat's tick, manage.py);
 * **nothing set**: no tenant row at all. A fresh connection starts so.
+
+The organisation policy is a plain equality on purpose: PostgreSQL folds it into the
+query's own ``organization_id = …`` and estimates rows as if it were not there. The first
+design's ``… OR scope = 'system'`` was estimated at a third of each table on top of the
+query's filter, and multi-table plans collapsed into nested loops once a database held
+several organisations (the API's key result list: 81 ms as the application role, 27 ms as
+the owner; bench/RESULTS.md).
 
 Who sets the scope:
 
@@ -29,9 +37,12 @@ The settings are session-level (``set_config(..., false)``) because requests are
 atomic, and they are applied on the raw driver connection, like Django's own time zone
 set-up: they are connection state, not the page's queries, so query-count budgets in the
 tests measure the view alone. When the connection is closed they are recorded and applied
-by ``connection_created``. Other databases (SQLite on a laptop) ignore all of this.
+by ``connection_created``. A connection switches roles only when row security binds it
+(not a superuser, no BYPASSRLS) and it may (a member of :data:`SYSTEM_ROLE`); the tables'
+owner running ``migrate`` sees every row anyway and keeps its own role. Other databases
+(SQLite on a laptop) ignore all of this.
 
-Not a defence against SQL injection: injected SQL could set the scope itself. It catches
+Not a defence against SQL injection: injected SQL could switch the role itself. It catches
 the bug that forgets the organisation.
 """
 
@@ -56,19 +67,21 @@ except ImportError:  # no psycopg: nothing here runs on another database
 log = logging.getLogger(__name__)
 
 ORG_SETTING = "okrapp.org"
-SCOPE_SETTING = "okrapp.scope"
-# Bump the suffix when the expression changes: installing drops older okrapp policies.
-POLICY = "okrapp_tenant_v1"
+# The role system scope switches to. It cannot log in; the application role is a member
+# without inheriting it (NOINHERIT), so its policy applies only once switched to.
+SYSTEM_ROLE = "okrapp_system"
+# Bump the suffix when an expression changes: installing drops older okrapp policies.
+POLICY = "okrapp_tenant_v2"
+SYSTEM_POLICY = "okrapp_tenant_system_v2"
 POLICY_PREFIX = "okrapp_tenant"
 ORG_TABLE = "okrapp_organization"
 
-# ``(SELECT …)`` makes PostgreSQL evaluate each setting once per query (an InitPlan), not
-# once per row. ``current_setting(name, true)`` is NULL (never set) or '' (reset) without
-# a scope: NULL never equals, so nothing matches.
-_ALLOWS = (
-    "{column} = (SELECT nullif(current_setting('okrapp.org', true), '')::bigint)"
-    " OR (SELECT current_setting('okrapp.scope', true)) = 'system'"
-)
+# ``current_setting(name, true)`` is NULL (never set) or '' (reset) without an organisation:
+# NULL never equals, so nothing matches. Not wrapped in ``(SELECT …)``: every table's policy
+# is then the same stable expression, which PostgreSQL puts in one equivalence class with
+# the query's own ``organization_id = …`` (the policy becomes a one-time check, and joined
+# tables get the organisation as a constant), and which it evaluates for row estimates.
+_ALLOWS = "{column} = nullif(current_setting('okrapp.org', true), '')::bigint"
 
 
 @dataclass(frozen=True)
@@ -76,8 +89,9 @@ class Scope:
     org_id: int | None = None
     system: bool = False
 
-    def settings(self) -> tuple[str, str]:
-        return ("" if self.org_id is None else str(self.org_id), "system" if self.system else "")
+    @property
+    def org_setting(self) -> str:
+        return "" if self.org_id is None else str(self.org_id)
 
 
 NOTHING = Scope()
@@ -118,25 +132,70 @@ def activate(scope: Scope, using: str = DEFAULT_DB_ALIAS) -> None:
     _apply(connection)
 
 
-def _apply(connection) -> None:
+def _usable(connection) -> bool:
+    """A live connection that takes statements now (PostgreSQL only)."""
     if connection.vendor != "postgresql":
-        return
+        return False
     if connection.connection is not None:
         # Django pings a reused connection lazily before its next query; do it now, so a
         # dead one is replaced (and scoped by connection_created) instead of failing here.
         connection.close_if_health_check_failed()
     if connection.connection is None:
-        return  # connection_created applies it
-    if connection.needs_rollback or connection.connection.info.transaction_status == _FAILED:
-        # PostgreSQL refuses every statement until the rollback, which undoes whatever was
-        # set inside the transaction; raising here would hide the error that failed it.
+        return False  # connection_created applies it
+    # In a failed transaction PostgreSQL refuses every statement until the rollback, which
+    # undoes whatever was set inside the transaction; raising here would hide the error.
+    return not (
+        connection.needs_rollback or connection.connection.info.transaction_status == _FAILED
+    )
+
+
+def _apply(connection) -> None:
+    if not _usable(connection):
         return
-    org, scope = getattr(connection, "okrapp_rls_scope", BASELINE).settings()
+    scope = getattr(connection, "okrapp_rls_scope", BASELINE)
     with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        if getattr(connection, "okrapp_rls_switches", False):
+            role = SYSTEM_ROLE if scope.system else _base_role(connection)
+            cursor.execute(
+                "SELECT set_config(%s, %s, false), set_config('role', %s, false)",
+                [ORG_SETTING, scope.org_setting, role],
+            )
+        else:
+            cursor.execute("SELECT set_config(%s, %s, false)", [ORG_SETTING, scope.org_setting])
+
+
+def _base_role(connection) -> str:
+    # 'none' is RESET ROLE: the role the connection logged in as.
+    return getattr(connection, "okrapp_rls_role", None) or "none"
+
+
+def _connect(connection) -> None:
+    """On a new connection (or a new base role): take the base role, learn whether system
+    scope switches roles here, and apply the recorded scope."""
+    if not _usable(connection):
+        return
+    role = getattr(connection, "okrapp_rls_role", None)
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        # The base role, and whether row security binds it and it may switch to the system
+        # role (a superuser or the owner running migrate keeps its own role throughout).
         cursor.execute(
-            "SELECT set_config(%s, %s, false), set_config(%s, %s, false)",
-            [ORG_SETTING, org, SCOPE_SETTING, scope],
+            "SELECT set_config('role', %s, false), coalesce(("
+            "SELECT NOT (me.rolsuper OR me.rolbypassrls) AND pg_has_role(me.oid, s.oid, 'MEMBER')"
+            " FROM pg_roles me, pg_roles s"
+            " WHERE me.rolname = coalesce(%s, session_user) AND s.rolname = %s), false)",
+            [role or "none", role, SYSTEM_ROLE],
         )
+        switches = cursor.fetchone()[1]
+    connection.okrapp_rls_switches = bool(switches)
+    _apply(connection)
+
+
+def use_role(connection, role: str | None) -> None:
+    """Run ``connection`` as ``role`` (``None``: the role it logged in as), now and after a
+    reconnect. Production logs in as the application role and never calls this; the test
+    suite logs in as a superuser and switches its connections to the application role."""
+    connection.okrapp_rls_role = role
+    _connect(connection)
 
 
 @contextmanager
@@ -180,7 +239,7 @@ def pop(using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def on_connection_created(sender, connection, **kwargs) -> None:
-    _apply(connection)
+    _connect(connection)
 
 
 def on_request_started(sender, **kwargs) -> None:
@@ -270,16 +329,25 @@ def tenant_tables(cursor) -> list[tuple[str, str]]:
     return list(cursor.fetchall())
 
 
+def _system_role_exists(cursor) -> bool:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [SYSTEM_ROLE])
+    return cursor.fetchone() is not None
+
+
 def install_policies(connection) -> list[str]:
-    """Enable row security and the policy on every tenant table missing it (idempotent:
+    """Enable row security and the policies on every tenant table missing them (idempotent:
     a table already protected is not touched, so no lock is taken on a live table).
-    Returns the tables changed. Must run as the tables' owner (migrations do)."""
+    Returns the tables changed. Must run as the tables' owner (migrations do).
+
+    Every table gets the organisation policy; the system role's policy (every row) is added
+    once that role exists (``db_app_role`` creates it; a policy names an existing role)."""
     if connection.vendor != "postgresql":
         return []
     qn = connection.ops.quote_name
     changed = []
     with connection.cursor() as cursor:
         tables = tenant_tables(cursor)
+        wanted = {POLICY, SYSTEM_POLICY} if _system_role_exists(cursor) else {POLICY}
         cursor.execute(
             "SELECT tablename, policyname FROM pg_policies "
             "WHERE schemaname = current_schema() AND policyname LIKE %s",
@@ -295,15 +363,20 @@ def install_policies(connection) -> list[str]:
         enabled = {row[0] for row in cursor.fetchall()}
         for table, column in tables:
             existing = policies.get(table, set())
-            if table in enabled and existing == {POLICY}:
+            if table in enabled and existing == wanted:
                 continue
-            allows = _ALLOWS.format(column=qn(column))
-            for old in existing - {POLICY}:
+            for old in existing - wanted:
                 cursor.execute(f"DROP POLICY {qn(old)} ON {qn(table)}")
             if POLICY not in existing:
+                allows = _ALLOWS.format(column=qn(column))
                 cursor.execute(
                     f"CREATE POLICY {qn(POLICY)} ON {qn(table)} "
                     f"USING ({allows}) WITH CHECK ({allows})"
+                )
+            if SYSTEM_POLICY in wanted - existing:
+                cursor.execute(
+                    f"CREATE POLICY {qn(SYSTEM_POLICY)} ON {qn(table)} TO {qn(SYSTEM_ROLE)} "
+                    "USING (true) WITH CHECK (true)"
                 )
             cursor.execute(f"ALTER TABLE {qn(table)} ENABLE ROW LEVEL SECURITY")
             changed.append(table)
@@ -321,7 +394,15 @@ def on_post_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
 
 def grant_app_role(connection, role: str) -> None:
     """Data rights (no DDL) on every table and sequence of the schema, now and for the
-    tables the owner (who runs migrations) creates later."""
+    tables the owner (who runs migrations) creates later: to ``role`` and, when it exists,
+    to the system role (which has no rights of its own until switched to)."""
+    with connection.cursor() as cursor:
+        roles = [role, SYSTEM_ROLE] if _system_role_exists(cursor) else [role]
+    for grantee in roles:
+        _grant_data_rights(connection, grantee)
+
+
+def _grant_data_rights(connection, role: str) -> None:
     from psycopg import sql
 
     with connection.cursor() as cursor:
@@ -355,19 +436,35 @@ def grant_app_role(connection, role: str) -> None:
 
 def ensure_app_role(connection, role: str, password: str | None) -> bool:
     """Create (or correct) the login role the application connects as: not a superuser,
-    no BYPASSRLS, no DDL rights. Returns True when it was created."""
+    no BYPASSRLS, no DDL rights, not inheriting what it is granted; and the system role it
+    may switch to (cannot log in). Returns True when the application role was created."""
     from psycopg import sql
 
     raw = connection.connection
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
         created = cursor.fetchone() is None
-        attributes = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"
+        attributes = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION NOINHERIT"
         verb = "CREATE ROLE" if created else "ALTER ROLE"
         statement = sql.SQL(f"{verb} {{role}} {attributes}").format(role=sql.Identifier(role))
         if password is not None:
             statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
         cursor.execute(statement.as_string(raw))
+        system = _system_role_exists(cursor)
+        verb = "ALTER ROLE" if system else "CREATE ROLE"
+        cursor.execute(
+            sql.SQL(
+                f"{verb} {{role}} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "
+                "NOREPLICATION NOINHERIT"
+            )
+            .format(role=sql.Identifier(SYSTEM_ROLE))
+            .as_string(raw)
+        )
+        cursor.execute(
+            sql.SQL("GRANT {system} TO {role}")
+            .format(system=sql.Identifier(SYSTEM_ROLE), role=sql.Identifier(role))
+            .as_string(raw)
+        )
     return created
 
 

@@ -51,15 +51,15 @@ def _rls_wanted() -> bool:
 
 
 def _set_role(connection, role: str | None) -> None:
-    """SET ROLE on the driver connection (like rls' scope: connection state, not a query
-    the tests' query budgets should count). Skipped in a failed transaction: its rollback
+    """The connection's role, through ``rls.use_role`` (which also learns whether system
+    scope switches roles on it). Like rls' scope it is connection state, not a query the
+    tests' query budgets should count. Skipped in a failed transaction: its rollback
     restores the role the transaction started with."""
     raw = connection.connection
     if raw is None or raw.info.transaction_status == rls._FAILED:
+        connection.okrapp_rls_role = role  # applied when it next connects
         return
-    name = "NONE" if role is None else connection.ops.quote_name(role)
-    with connection.wrap_database_errors, raw.cursor() as cursor:
-        cursor.execute(f"SET ROLE {name}")
+    rls.use_role(connection, role)
 
 
 def _as_app_role(sender, connection, **kwargs) -> None:
@@ -77,9 +77,11 @@ def _prepare_app_role(connection, role: str) -> None:
     TRUNCATE and sequence UPDATE: transactional tests flush the tables between tests."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT rolcanlogin AND NOT rolsuper AND NOT rolbypassrls AND NOT rolcreatedb "
-            "AND NOT rolcreaterole FROM pg_roles WHERE rolname = %s",
-            [role],
+            "SELECT me.rolcanlogin AND NOT me.rolsuper AND NOT me.rolbypassrls "
+            "AND NOT me.rolcreatedb AND NOT me.rolcreaterole AND NOT me.rolinherit "
+            "AND pg_has_role(me.oid, s.oid, 'MEMBER') "
+            "FROM pg_roles me, pg_roles s WHERE me.rolname = %s AND s.rolname = %s",
+            [role, rls.SYSTEM_ROLE],
         )
         row = cursor.fetchone()
     # The role belongs to the cluster, shared with other test runs: it is only altered when
@@ -93,8 +95,10 @@ def _prepare_app_role(connection, role: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema()")
         (schema,) = cursor.fetchone()
-        cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA {qn(schema)} TO {qn(role)}")
-        cursor.execute(f"GRANT UPDATE ON ALL SEQUENCES IN SCHEMA {qn(schema)} TO {qn(role)}")
+        # Flushing runs in system scope, i.e. as the system role, as test code does.
+        for grantee in (role, rls.SYSTEM_ROLE):
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA {qn(schema)} TO {qn(grantee)}")
+            cursor.execute(f"GRANT UPDATE ON ALL SEQUENCES IN SCHEMA {qn(schema)} TO {qn(grantee)}")
 
 
 def pytest_configure(config):

@@ -1,9 +1,10 @@
 """Row-level security (PostgreSQL): the database refuses what a forgotten filter would leak.
 
 Each test that touches the database runs its queries as the application role
-(``okrapp_app``: not a superuser, no BYPASSRLS, owns nothing) with ``SET LOCAL ROLE`` inside
-the test's transaction, on two organisations built by ``checkins.scale``. The role is created
-for the test when the cluster has none (and disappears with the rollback).
+(``okrapp_app``: not a superuser, no BYPASSRLS, owns nothing), switched to with
+``rls.use_role`` inside the test's transaction, on two organisations built by
+``checkins.scale``. The role is created for the test when the cluster has none (and
+disappears with the rollback). System scope shows as the system role being current.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from okrapp.models import Membership, Organization, Team
 from okrapp.tenancy import TenantModel
 
 APP_ROLE = "okrapp_app"
-# These tests switch to the application role themselves (SET LOCAL ROLE) after creating it
+# These tests switch to the application role themselves (rls.use_role) after creating it
 # and building two organisations as the superuser; the rest of the suite runs as the role
 # from the start (tests/conftest.py).
 pytestmark = pytest.mark.superuser_db(reason="creates the role and switches to it itself")
@@ -72,11 +73,9 @@ def _tenant_tables() -> list[tuple[str, str]]:
         return rls.tenant_tables(cursor)
 
 
-def _settings_now() -> tuple[str | None, str | None, str]:
-    return _fetch(
-        "SELECT current_setting('okrapp.org', true), current_setting('okrapp.scope', true), "
-        "current_user"
-    )[0]
+def _settings_now() -> tuple[str | None, str]:
+    """The organisation setting and the current role (the system role in system scope)."""
+    return _fetch("SELECT current_setting('okrapp.org', true), current_user")[0]
 
 
 @contextmanager
@@ -87,10 +86,7 @@ def scope_log(marker: str):
     def record(execute, sql, params, many, context):
         if marker in sql:
             with context["connection"].connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT current_setting('okrapp.org', true), "
-                    "current_setting('okrapp.scope', true), current_user"
-                )
+                cursor.execute("SELECT current_setting('okrapp.org', true), current_user")
                 seen.append(cursor.fetchone())
         return execute(sql, params, many, context)
 
@@ -104,9 +100,15 @@ def scope_log(marker: str):
 @pytest.fixture
 def app_role(db):
     """The application role with data rights on the test database (rolled back after)."""
-    if not _fetch("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]):
+    member = _fetch(
+        "SELECT 1 FROM pg_roles me, pg_roles s WHERE me.rolname = %s AND s.rolname = %s "
+        "AND pg_has_role(me.oid, s.oid, 'MEMBER')",
+        [APP_ROLE, rls.SYSTEM_ROLE],
+    )
+    if not member:
         rls.ensure_app_role(connection, APP_ROLE, None)
     rls.grant_app_role(connection, APP_ROLE)
+    rls.install_policies(connection)  # the system role's policy, if it was just created
     return APP_ROLE
 
 
@@ -125,11 +127,11 @@ def two_orgs(db):
 @pytest.fixture
 def as_app(app_role, two_orgs):
     """From here on the test's queries run as the application role, RLS enforced."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(app_role)}")
-    assert _settings_now()[2] == APP_ROLE
+    rls.use_role(connection, app_role)
+    assert _settings_now()[1] == APP_ROLE
     yield two_orgs[:2]
     rls.activate(rls.BASELINE)
+    rls.use_role(connection, None)
 
 
 def _admin_of(org) -> Membership:
@@ -156,19 +158,54 @@ def test_every_tenant_table_has_the_policy_and_only_it(db):
         )
     }
     policies: dict[str, list[tuple]] = {}
-    for table, name, permissive, command, qual, check in _fetch(
-        "SELECT tablename, policyname, permissive, cmd, qual, with_check FROM pg_policies "
-        "WHERE schemaname = current_schema()"
+    for table, name, permissive, command, roles, qual, check in _fetch(
+        "SELECT tablename, policyname, permissive, cmd, roles::text[], qual, with_check "
+        "FROM pg_policies WHERE schemaname = current_schema()"
     ):
-        policies.setdefault(table, []).append((name, permissive, command, qual, check))
+        policies.setdefault(table, []).append((name, permissive, command, roles, qual, check))
     for table, column in tables.items():
         assert table in enabled, f"{table}: row-level security is off"
-        # One policy: a second permissive one would widen what the first allows.
-        [(name, permissive, command, qual, check)] = policies.get(table, [None])
-        assert (name, permissive, command) == (rls.POLICY, "PERMISSIVE", "ALL"), table
-        assert qual == check, table
-        assert f"({column} = ( SELECT (NULLIF(current_setting('okrapp.org'" in qual, table
-        assert "current_setting('okrapp.scope'::text, true)" in qual, table
+        # Two permissive policies: the organisation's for everyone, and the system role's.
+        # Nothing else: a third would widen what they allow.
+        found = {name: rest for name, *rest in policies.get(table, [])}
+        assert set(found) == {rls.POLICY, rls.SYSTEM_POLICY}, table
+        permissive, command, roles, qual, check = found[rls.POLICY]
+        assert (permissive, command, roles) == ("PERMISSIVE", "ALL", ["public"]), table
+        # A plain equality, nothing OR-ed to it: the planner then estimates rows as if the
+        # policy were not there (see test_the_policy_leaves_row_estimates_alone).
+        policy = (
+            f"({column} = (NULLIF(current_setting('okrapp.org'::text, true), ''::text))::bigint)"
+        )
+        assert qual == check == policy, table
+        permissive, command, roles, qual, check = found[rls.SYSTEM_POLICY]
+        assert (permissive, command, roles) == ("PERMISSIVE", "ALL", [rls.SYSTEM_ROLE]), table
+        assert qual == check == "true", table
+
+
+@on_postgresql
+def test_the_policy_leaves_row_estimates_alone(as_app):
+    """As the application role in an organisation's scope, the planner estimates that
+    organisation's rows as the owner's connection does: the policy adds no selectivity of
+    its own. (The first policy's ``OR scope = 'system'`` cut every table's estimate to about
+    a third, and multi-table plans collapsed to one-row nested loops.)"""
+    a, _b = as_app
+
+    def estimate(sql, params) -> float:
+        [(plan,)] = _fetch(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        return plan[0]["Plan"]["Plan Rows"]
+
+    query = (
+        "SELECT k.id FROM cycles_keyresult k JOIN cycles_objective o ON o.id = k.objective_id "
+        "WHERE k.organization_id = %s AND o.organization_id = %s"
+    )
+    rls.use_role(connection, None)  # ANALYZE needs the owner; so does the owner's estimate
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cycles_keyresult, cycles_objective")
+    owner = estimate(query, [a.pk, a.pk])
+    rls.use_role(connection, APP_ROLE)
+    with rls.org_scope(a):
+        assert len(_fetch(query, [a.pk, a.pk])) == 6
+        assert estimate(query, [a.pk, a.pk]) == owner
 
 
 @on_postgresql
@@ -178,11 +215,24 @@ def test_installing_again_changes_nothing(db):
 
 @on_postgresql
 def test_app_role_is_not_a_superuser_and_owns_no_table(app_role):
-    [(superuser, bypass, login)] = _fetch(
-        "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = %s", [app_role]
+    roles = {
+        name: rest
+        for name, *rest in _fetch(
+            "SELECT rolname, rolsuper, rolbypassrls, rolcanlogin, rolinherit FROM pg_roles "
+            "WHERE rolname IN (%s, %s)",
+            [app_role, rls.SYSTEM_ROLE],
+        )
+    }
+    # The application logs in; it does not inherit the system role's policy, it may only
+    # switch to it. The system role cannot log in. Neither bypasses row security.
+    assert roles == {app_role: [False, False, True, False], rls.SYSTEM_ROLE: [False] * 4}
+    assert _fetch(
+        "SELECT pg_has_role(%s, %s, 'MEMBER'), pg_has_role(%s, %s, 'USAGE')",
+        [app_role, rls.SYSTEM_ROLE, app_role, rls.SYSTEM_ROLE],
+    ) == [(True, False)]
+    owned = _fetch(
+        "SELECT tablename FROM pg_tables WHERE tableowner IN (%s, %s)", [app_role, rls.SYSTEM_ROLE]
     )
-    assert (superuser, bypass, login) == (False, False, True)
-    owned = _fetch("SELECT tablename FROM pg_tables WHERE tableowner = %s", [app_role])
     assert owned == []
 
 
@@ -208,7 +258,7 @@ def test_a_raw_query_without_organisation_filter_sees_only_its_organisation(as_a
 @on_postgresql
 def test_with_no_organisation_set_nothing_is_visible(as_app):
     rls.activate(rls.NOTHING)
-    assert _settings_now()[:2] in {(None, None), ("", "")}
+    assert _settings_now() in {(None, APP_ROLE), ("", APP_ROLE)}
     for table, column in _tenant_tables():
         assert _orgs_in(table, column) == [], table
     # The ORM's unscoped door (admin, framework internals) sees nothing either.
@@ -263,7 +313,7 @@ def test_a_tenant_page_runs_scoped_to_its_organisation(as_app, client):
     assert response.status_code == 200
     assert kr.title in response.content.decode()
     assert seen
-    assert set(seen) == {(str(a.pk), "", APP_ROLE)}
+    assert set(seen) == {(str(a.pk), APP_ROLE)}
 
 
 @on_postgresql
@@ -279,7 +329,7 @@ def test_the_api_runs_scoped_to_the_tokens_organisation(as_app, client):
         response = client.get(url, {"page_size": 200}, HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == 200, response.content
     assert response.json()["count"] == expected > 0
-    assert set(seen) == {(str(a.pk), "", APP_ROLE)}
+    assert set(seen) == {(str(a.pk), APP_ROLE)}
 
 
 @on_postgresql
@@ -291,7 +341,7 @@ def test_a_reused_connection_does_not_keep_the_previous_requests_organisation(as
     assert client.get(page).status_code == 200
 
     # After the request: back to what the connection had before it (nothing).
-    assert _settings_now()[:2] == ("", "")
+    assert _settings_now() == ("", APP_ROLE)
     assert _orgs_in("okrapp_membership", "organization_id") == []
 
     # A stale organisation left on the connection does not reach the next request: it
@@ -300,10 +350,10 @@ def test_a_reused_connection_does_not_keep_the_previous_requests_organisation(as
     cache.clear()  # the page is kept per viewer: draw it again, with its queries
     with scope_log("okrapp_membership") as seen:
         assert client.get(page).status_code == 200
-    assert seen[0] == ("", "system", APP_ROLE)  # the membership lookup
-    assert seen[-1] == (str(a.pk), "", APP_ROLE)
-    assert (str(b.pk), "", APP_ROLE) not in seen
-    assert _settings_now()[:2] == (str(b.pk), "")  # restored to what it was
+    assert seen[0] == ("", rls.SYSTEM_ROLE)  # the membership lookup
+    assert seen[-1] == (str(a.pk), APP_ROLE)
+    assert (str(b.pk), APP_ROLE) not in seen
+    assert _settings_now() == (str(b.pk), APP_ROLE)  # restored to what it was
 
 
 @on_postgresql
@@ -313,7 +363,7 @@ def test_a_page_without_organisation_runs_in_system_scope(as_app, client):
     with scope_log("okrapp_membership") as seen:
         response = client.get(reverse("home"))
     assert response.status_code == 302  # one organisation: straight to it
-    assert set(seen) == {("", "system", APP_ROLE)}
+    assert set(seen) == {("", rls.SYSTEM_ROLE)}
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -342,7 +392,7 @@ def test_a_task_sees_only_the_organisation_of_its_org_id(as_app):
     assert visible_orgs.apply(kwargs={"org_id": b.pk}).get() == [b.pk]
     assert visible_orgs_without_org.delay().get() == []
     assert visible_orgs_system.delay().get() == sorted([a.pk, b.pk])
-    assert _settings_now()[:2] == ("", "")  # restored after each task
+    assert _settings_now() == ("", APP_ROLE)  # restored after each task
 
 
 @on_postgresql
@@ -350,7 +400,7 @@ def test_an_eager_task_inside_a_request_scope_restores_it(as_app):
     a, b = as_app
     with rls.org_scope(a):
         assert visible_orgs.delay(b.pk).get() == [b.pk]
-        assert _settings_now()[:2] == (str(a.pk), "")
+        assert _settings_now() == (str(a.pk), APP_ROLE)
 
 
 @on_postgresql
@@ -382,9 +432,9 @@ def test_a_new_connection_starts_in_the_recorded_scope():
         connection.close()
         rls.activate(rls.Scope(org_id=424242))
         assert connection.connection is None  # recorded, not applied: nothing to apply it to
-        assert _settings_now()[:2] == ("424242", "")
+        assert _settings_now()[0] == "424242"
         connection.close()
         rls.activate(rls.NOTHING)
-        assert _settings_now()[:2] == ("", "")
+        assert _settings_now()[0] == ""
     finally:
         rls.activate(rls.BASELINE)

@@ -27,15 +27,13 @@ pytestmark = pytest.mark.skipif(
 
 def _whoami(conn=connection) -> tuple:
     with conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_user, current_setting('okrapp.org', true), "
-            "current_setting('okrapp.scope', true)"
-        )
+        cursor.execute("SELECT current_user, current_setting('okrapp.org', true)")
         return cursor.fetchone()
 
 
 def test_test_code_runs_as_the_application_role_in_system_scope(acme, globex):
-    assert _whoami() == (APP_ROLE, "", "system")
+    # System scope: the application role switched to the system role.
+    assert _whoami() == (rls.SYSTEM_ROLE, "")
     TeamFactory(organization=acme)
     TeamFactory(organization=globex)
     assert set(Team.all_tenants.values_list("organization_id", flat=True)) == {acme.pk, globex.pk}
@@ -52,7 +50,7 @@ def test_an_organisation_scope_hides_the_other_organisation(acme, globex):
 def test_a_request_narrows_and_then_restores_system_scope(acme, alice, login):
     client = login(alice)
     assert client.get(f"/{acme.slug}/").status_code in {200, 302}
-    assert _whoami() == (APP_ROLE, "", "system")
+    assert _whoami() == (rls.SYSTEM_ROLE, "")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,12 +67,12 @@ def test_another_threads_connection_is_the_role_with_no_scope(acme):
     thread = threading.Thread(target=look)
     thread.start()
     thread.join()
-    assert seen == [((APP_ROLE, "", ""), 0)]
+    assert seen == [((APP_ROLE, ""), 0)]
 
 
 @pytest.mark.superuser_db(reason="checks the opt-out itself")
 def test_a_superuser_db_test_runs_as_the_superuser(db):
-    user, _org, _scope = _whoami()
+    user, _org = _whoami()
     assert user != APP_ROLE
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")

@@ -1,9 +1,11 @@
 """``manage.py db_app_role``: the PostgreSQL role the application connects as.
 
 Run as the tables' owner (the role that runs ``migrate``), after ``migrate``. It creates the
-role, or corrects it, as LOGIN NOSUPERUSER NOBYPASSRLS with no DDL rights, grants it data
-rights on every table and sequence (and, by default privileges, on the tables later
-migrations create), and makes sure every tenant table has its row-level security policy.
+role, or corrects it, as LOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT with no DDL rights, and the
+role system scope switches to (``okrapp_system``, NOLOGIN, which the application role may
+``SET ROLE`` to); grants both data rights on every table and sequence (and, by default
+privileges, on the tables later migrations create), and makes sure every tenant table has
+its row-level security policies (the organisation's, and the system role's).
 The password is read from an environment variable, never from the command line (``ps``).
 """
 
