@@ -683,15 +683,26 @@ class KeyResultViewSet(
 
     def get_tenant_queryset(self, queryset):
         queryset = _readable_key_results(queryset, self)
-        if self.action == "list":
-            params = self.filter_params(KeyResultFilterSerializer)
-            if "cycle" in params:
-                queryset = queryset.filter(objective__cycle_id=params["cycle"])
-            if "objective" in params:
-                queryset = queryset.filter(objective_id=params["objective"])
-            if "owner" in params:
-                queryset = queryset.filter(owner_id=params["owner"])
-        return queryset.with_objective().order_by("objective_id", "position", "id")
+        if self.action != "list":
+            return queryset.with_objective()
+        params = self.filter_params(KeyResultFilterSerializer)
+        if "cycle" in params:
+            queryset = queryset.filter(objective__cycle_id=params["cycle"])
+        if "objective" in params:
+            queryset = queryset.filter(objective_id=params["objective"])
+        if "owner" in params:
+            queryset = queryset.filter(owner_id=params["owner"])
+        # The page of key results first, then its objectives (with cycle and team) and owners
+        # (two queries). Joined instead, to every key result of the organisation before the
+        # sort and the page's LIMIT, each join filtered again by row-level security,
+        # PostgreSQL misjudged the row counts and chose nested loops: 72 ms on the scale
+        # data as the application role, 28 ms this way.
+        return queryset.order_by("objective_id", "position", "id").prefetch_related(
+            Prefetch(
+                "objective", Objective.objects.for_org(self.org).select_related("cycle", "team")
+            ),
+            Prefetch("owner", Membership.objects.for_org(self.org).select_related("user")),
+        )
 
     def create(self, request, *args, **kwargs):
         data = self.input(KeyResultCreateSerializer)

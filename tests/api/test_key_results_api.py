@@ -4,6 +4,8 @@ the role table, optimistic locking and filters."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from cycles import services as cycle_services
 from cycles.models import KeyResult, Level
@@ -25,6 +27,33 @@ def test_list_detail_and_decimals_as_strings(as_token, carol, acme, cycle, key_r
     assert detail["progress"] == "0.4000"
     assert detail["progress_capped"] == "0.4000"
     assert detail["progress_status"] in {"on_track", "at_risk", "behind"}
+
+
+def test_the_list_costs_the_same_queries_for_two_key_results_as_for_twelve(
+    as_token, alice, bob, carol, acme, cycle, team_objective, key_result
+):
+    """The page's objectives, cycles, teams and owners come in two queries, whatever the
+    page holds."""
+    client = as_token(carol)
+
+    def listed():
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(url(acme, "key-results/")).json()
+        return len(queries), body["results"]
+
+    listed()  # the token's first use is recorded once
+    few, results = listed()
+    assert len(results) == 1
+    for n, owner in enumerate([alice, bob, carol] * 4):
+        cycle_services.key_result_create(
+            org=acme, by=bob, objective=team_objective, title=f"KR {n}", owner=owner,
+            start_value=Decimal(0), target_value=Decimal(10),
+        )  # fmt: skip
+    many, results = listed()
+    assert len(results) == 13 and many == few
+    names = {kr["owner_name"] for kr in results}
+    assert names == {p.display_name for p in (alice, bob, carol)}
+    assert {kr["cycle"] for kr in results} == {cycle.pk}
 
 
 def test_create_with_decimals_and_overachievement(as_token, bob, acme, team_objective):
