@@ -11,6 +11,9 @@
  *   ticked). Hidden inputs are disabled so they are not sent. Without this file every
  *   field shows, with a hint saying which apply.
  * - <select data-autosubmit>: choosing an option submits its (GET) form.
+ * - My week: Enter in a field of a [data-kr-card] saves that card alone (its [data-kr-save]
+ *   button, with htmx), not every card of the page. Without this file Enter submits the
+ *   whole form, as "Save all" does.
  * - <html class="js">: lets CSS hide buttons that only no-JavaScript visitors need.
  */
 (function () {
@@ -105,6 +108,20 @@
     if (event.target.matches("select[data-autosubmit]") && event.target.form) {
       event.target.form.requestSubmit();
     }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.isComposing || event.shiftKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    var field = event.target;
+    // A textarea takes Enter as a new line; an input method composing a word (Chinese)
+    // takes it as confirming the word.
+    if (!(field instanceof HTMLInputElement)) return;
+    var card = field.closest("[data-kr-card]");
+    var save = card && card.querySelector("[data-kr-save]");
+    if (!save || save.disabled) return;
+    event.preventDefault();
+    save.click();
   });
 
   function bind(root) {

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 from playwright.sync_api import Page, expect
 
-from checkins.models import Acknowledgement, Kudos, Meeting
+from checkins.models import Acknowledgement, CheckIn, Kudos, Meeting
 from cycles import services as okr
 from cycles.models import Level
 
@@ -138,3 +138,25 @@ def test_check_in_acknowledge_give_kudos_and_prepare_the_one_on_one(
     assert Kudos.objects.for_org(acme).get().key_result == guides_kr
     meeting = Meeting.objects.for_org(acme).get()
     assert meeting.action_items.get().done
+
+
+def test_enter_in_a_card_saves_that_key_result_alone(
+    live_server, page: Page, log_in, acme, carol, carols_key_results
+):
+    """With JavaScript, Enter in a card's field saves that card (htmx), not every card of
+    the page: what the person typed in another card stays on the page, unsaved."""
+    help_kr, success_kr, _guides_kr = carols_key_results
+    log_in(carol)
+    page.get_by_role("link", name="My week").click()
+    expect(page.get_by_text("3 key results")).to_be_visible()
+    page.locator(f"input[name=kr{success_kr.pk}-value]").fill("61")  # typed, not saved
+
+    help_card = page.locator(f"#kr-{help_kr.pk}")
+    help_card.locator(f"input[name=kr{help_kr.pk}-value]").fill("26")
+    help_card.locator(f"input[name=kr{help_kr.pk}-confidence]").press("Enter")
+    expect(help_card.get_by_text("Saved")).to_be_visible()
+    expect(help_card.get_by_text("Checked in")).to_be_visible()
+    expect(page.get_by_text("2 key results")).to_be_visible()  # the summary followed
+    expect(page.locator(f"input[name=kr{success_kr.pk}-value]")).to_have_value("61")
+    saved = CheckIn.objects.for_org(acme).values_list("key_result_id", "value")
+    assert list(saved) == [(help_kr.pk, D(26))]
