@@ -70,6 +70,32 @@ def _require_not_frozen(cycle: Cycle) -> None:
         )
 
 
+def hold_cycle_state(org: Organization, cycle: Cycle) -> Cycle:
+    """Read the cycle's state as it is now and keep it so until this transaction ends.
+
+    A write that needs the cycle in some state (a check-in: active; a key result edit: not
+    closed) reads the cycle through a join, which neither sees a move committed while the
+    write waited for its row locks nor stops one committing before the write does. A KEY
+    SHARE lock on the cycle does both: a move (``cycle_transition`` locks the cycle FOR
+    UPDATE) waits for the writes in flight, and a write arriving during a move waits for it
+    and reads its outcome (a locking read returns the newest row). Writes do not wait for
+    one another: key-share locks do not conflict. Take it after the write's own row locks;
+    whoever locks the cycle FOR UPDATE locks no key result or objective after it. SQLite
+    gives a writer the whole database: nothing to do there.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT state FROM cycles_cycle WHERE organization_id = %s AND id = %s "
+                "FOR KEY SHARE",
+                [org.pk, cycle.pk],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            cycle.state = row[0]
+    return cycle
+
+
 # --- Cycles -------------------------------------------------------------------------------------
 
 
@@ -717,7 +743,7 @@ def key_result_update(
         .get(pk=key_result.pk)
     )
     _require(permissions.can_edit_key_result(by, kr))
-    _require_not_frozen(kr.objective.cycle)
+    _require_not_frozen(hold_cycle_state(org, kr.objective.cycle))
     _check_version(
         kr,
         expected_version,
@@ -779,7 +805,7 @@ def key_result_record_value(
         raise RuntimeError("A key result given as locked must be locked in this transaction.")
     require_same_org(org, key_result)
     kr = key_result
-    if kr.objective.cycle.state != CycleState.ACTIVE:
+    if hold_cycle_state(org, kr.objective.cycle).state != CycleState.ACTIVE:
         raise ValidationError(
             _("%(cycle)s is not active; check-ins are taken only in the active cycle.")
             % {"cycle": kr.objective.cycle.name},

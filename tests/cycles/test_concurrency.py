@@ -14,11 +14,13 @@ there says nothing about the service, so these tests need PostgreSQL (CI runs th
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection, connections
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -295,3 +297,64 @@ def test_writes_on_every_key_result_of_an_objective_at_once_all_count(acme, caro
     assert len(wins) == len(krs), [repr(e) for _, e in losses][:3]
     objective.refresh_from_db()
     assert objective.progress == D(1)
+
+
+# --- A cycle moving on while people write ------------------------------------------------------
+
+
+@pytest.mark.parametrize("write", ["check-in", "edit"])
+def test_a_write_that_meets_a_cycle_closing_waits_and_is_refused(acme, alice, carol, kr, write):
+    """An admin moves the cycle on (to scoring; closed for a key result edit) while a write
+    is on its way: the write waits for the move instead of reading the state the move is
+    about to replace, and is refused once it commits. Reading the state through the key
+    result's join, the check-in was recorded into the scoring cycle."""
+    cycle = kr.objective.cycle
+    if write == "edit":
+        services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state="scoring")
+    target = "scoring" if write == "check-in" else "closed"
+    moving, writing = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def move():
+        try:
+            with rls.system_scope(), transaction.atomic():
+                services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=target)
+                moving.set()  # the cycle is locked; the write starts now
+                writing.wait(timeout=10)
+                time.sleep(0.5)  # long enough for the write to queue behind the lock
+                outcome["moved_at"] = time.monotonic()
+        finally:
+            connections.close_all()
+
+    def write_it():
+        try:
+            moving.wait(timeout=10)
+            writing.set()
+            with rls.system_scope():
+                if write == "check-in":
+                    checkin_services.checkin_record(
+                        org=acme, by=carol, key_result=kr, value=D(60), confidence=6
+                    )
+                else:
+                    services.key_result_update(
+                        org=acme, by=carol, key_result=kr, expected_version=None, title="Late"
+                    )
+        except ValidationError as exc:
+            outcome["refused"] = (
+                exc.code if hasattr(exc, "code") else exc.messages,
+                time.monotonic(),
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=move), threading.Thread(target=write_it)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert "refused" in outcome, "the write went through into a cycle that had moved on"
+    code, refused_at = outcome["refused"]
+    assert code == ("cycle_not_active" if write == "check-in" else "frozen")
+    assert refused_at >= outcome["moved_at"]  # it waited for the move
+    assert not CheckIn.objects.for_org(acme).exists()
+    assert KeyResult.objects.for_org(acme).get(pk=kr.pk).title == kr.title
