@@ -50,18 +50,6 @@ def _rls_wanted() -> bool:
     return value in _ON
 
 
-def _set_role(connection, role: str | None) -> None:
-    """The connection's role, through ``rls.use_role`` (which also learns whether system
-    scope switches roles on it). Like rls' scope it is connection state, not a query the
-    tests' query budgets should count. Skipped in a failed transaction: its rollback
-    restores the role the transaction started with."""
-    raw = connection.connection
-    if raw is None or raw.info.transaction_status == rls._FAILED:
-        connection.okrapp_rls_role = role  # applied when it next connects
-        return
-    rls.use_role(connection, role)
-
-
 def _as_app_role(sender, connection, **kwargs) -> None:
     if (
         _Rls.role
@@ -69,7 +57,7 @@ def _as_app_role(sender, connection, **kwargs) -> None:
         and connection.vendor == "postgresql"
         and connection.settings_dict["NAME"] in _Rls.databases
     ):
-        _set_role(connection, _Rls.role)
+        rls.use_role(connection, _Rls.role)
 
 
 def _prepare_app_role(connection, role: str) -> None:
@@ -124,7 +112,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     _Rls.databases = frozenset(c.settings_dict["NAME"] for c in postgres)
     connection_created.connect(_as_app_role, dispatch_uid="tests.rls")
     for connection in postgres:
-        _set_role(connection, APP_ROLE)
+        rls.use_role(connection, APP_ROLE)
     try:
         yield
     finally:
@@ -132,7 +120,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
         connection_created.disconnect(dispatch_uid="tests.rls")
         _Rls.role = None
         for connection in postgres:
-            _set_role(connection, None)
+            rls.use_role(connection, None)
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +140,7 @@ def _rls_scope(request):
     if superuser:
         _Rls.paused = True
         for connection in postgres:
-            _set_role(connection, None)
+            rls.use_role(connection, None)
     for connection in postgres:
         rls.activate(rls.BASELINE if superuser else rls.SYSTEM, connection.alias)
     yield
@@ -160,7 +148,7 @@ def _rls_scope(request):
         _Rls.paused = False
         for connection in postgres:
             try:
-                _set_role(connection, APP_ROLE)
+                rls.use_role(connection, APP_ROLE)
             except DatabaseError:  # a broken connection: the next one gets the role anyway
                 connection.close()
 
