@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,9 +33,10 @@ from checkins.models import (
 )
 from cycles import permissions as okr_permissions
 from cycles import services as okr_services
-from cycles.models import KeyResult, Objective
+from cycles.models import Cycle, KeyResult, Objective
 from cycles.services import ConflictError
 from okrapp import cache as page_cache
+from okrapp import rows
 from okrapp.models import Membership, Organization
 from okrapp.tenancy import require_same_org
 
@@ -64,6 +66,32 @@ def can_check_in(by: Membership, key_result: KeyResult) -> bool:
 # --- Check-ins --------------------------------------------------------------------------------
 
 
+@cache
+def _lock_sql(vendor: str) -> str:
+    """The key result with its objective and cycle, the first two locked (built once)."""
+    tables = {m: connection.ops.quote_name(m._meta.db_table) for m in (KeyResult, Objective, Cycle)}
+    sql = (
+        f"SELECT {rows.select_list(KeyResult, 'k')}, {rows.select_list(Objective, 'o')}, "  # noqa: S608 - names from _meta, quoted
+        f"{rows.select_list(Cycle, 'c')} FROM {tables[KeyResult]} k "
+        f"JOIN {tables[Objective]} o ON o.organization_id = k.organization_id "
+        "AND o.id = k.objective_id "
+        f"JOIN {tables[Cycle]} c ON c.organization_id = o.organization_id AND c.id = o.cycle_id "
+        "WHERE k.organization_id = %s AND k.id = %s"
+    )
+    # SQLite gives a writer the whole database: no row locks to ask for.
+    return sql + " FOR UPDATE OF k, o" if vendor == "postgresql" else sql
+
+
+@cache
+def _week_checkin_sql() -> str:
+    # At most one row (unique per key result and week).
+    return (
+        f"SELECT {rows.select_list(CheckIn, 'ci')} "  # noqa: S608 - names from _meta, quoted
+        f"FROM {connection.ops.quote_name(CheckIn._meta.db_table)} ci "
+        "WHERE ci.organization_id = %s AND ci.key_result_id = %s AND ci.week = %s"
+    )
+
+
 def lock_for_checkin(org: Organization, key_result_id: int, *, week: date) -> KeyResult:
     """Lock a key result for a check-in and read all that recording one needs.
 
@@ -77,24 +105,42 @@ def lock_for_checkin(org: Organization, key_result_id: int, *, week: date) -> Ke
     rereads only the locked rows after the wait). It needs no lock of its own: it is only
     written under this one.
 
+    Both are SQL built once (``okrapp.rows``), as the tenant querysets would ask (the
+    organisation in every join and filter): on every check-in, the ORM took ten times
+    longer to build them than PostgreSQL to run them.
+
     Call it inside the transaction that records the check-in, then :func:`checkin_record`
     with ``locked=True``. A caller that accepts only some key results checks the row it got
-    (My week: :func:`checkins.selectors.on_my_week`); filtering the locking query instead
-    costs every check-in the building of its joins.
+    (My week: :func:`checkins.selectors.on_my_week`). Another organisation's key result, or
+    none: ``KeyResult.DoesNotExist``.
     """
-    kr = (
-        KeyResult.objects.for_org(org)
-        .select_related("objective__cycle")
-        .select_for_update(of=("self", "objective"))
-        .get(pk=key_result_id)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(connection.vendor), [org.pk, key_result_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise KeyResult.DoesNotExist(f"No key result {key_result_id} in {org.slug}.")
+        kr, at = rows.from_row(KeyResult, row)
+        objective, at = rows.from_row(Objective, row, at)
+        cycle, _end = rows.from_row(Cycle, row, at)
+        cursor.execute(
+            _week_checkin_sql(),
+            [org.pk, kr.pk, CheckIn._meta.get_field("week").get_db_prep_value(week, connection)],
+        )
+        found = cursor.fetchone()
+    for row_of_org in (kr, objective, cycle):
+        row_of_org.organization = org
+    objective.cycle = cycle
+    kr.objective = objective
     kr.checkin_week = week
-    # At most one row (unique per key result and week): no ORDER BY for first() to build.
-    found = list(CheckIn.objects.for_org(org).filter(key_result=kr, week=week).order_by()[:1])
-    kr.week_checkin = found[0] if found else None
+    kr.week_checkin = rows.from_row(CheckIn, found)[0] if found else None
     if kr.week_checkin is not None:
+        kr.week_checkin.organization = org
         kr.week_checkin.key_result = kr
     return kr
+
+
+# What revising the week's check-in changes.
+_REVISED = ("value", "confidence", "note", "need_help", "recorded_by", "revision", "updated_at")
 
 
 def checkin_record(
@@ -177,11 +223,15 @@ def checkin_record(
     checkin.value, checkin.confidence = value, confidence
     checkin.note, checkin.need_help = note.strip(), need_help
     checkin.recorded_by, checkin.updated_at = by, stamp
-    checkin._history_user = by.user
-    # No savepoint of its own: an IntegrityError leaves this function (whose transaction
-    # rolls back) as the ConflictError at once, nothing more is run on the connection.
+    # The row and its history version as save() and simple_history would write them, from
+    # SQL built once (``okrapp.rows``). No savepoint of its own: an IntegrityError leaves
+    # this function (whose transaction rolls back) as the ConflictError at once, nothing
+    # more is run on the connection.
     try:
-        checkin.save()
+        if existing is None:
+            rows.insert(checkin)
+        else:
+            rows.update(checkin, _REVISED)
     except IntegrityError as exc:  # a first check-in by someone else in the same instant
         raise ConflictError(
             _(
@@ -190,6 +240,12 @@ def checkin_record(
             ),
             current=None,
         ) from exc
+    rows.copy_to_history(
+        checkin,
+        rows.CREATED if existing is None else rows.CHANGED,
+        user_id=by.user_id,
+        when=stamp,
+    )
     # The cached figures and the owner's kept pages were declared stale by
     # key_result_record_value above, now and again when this transaction commits.
     return checkin

@@ -40,6 +40,7 @@ from cycles.models import (
 )
 from cycles.quarters import fiscal_quarters
 from okrapp import cache as page_cache
+from okrapp import rows
 from okrapp.models import Membership, Organization, Team
 from okrapp.tenancy import require_same_org
 
@@ -822,8 +823,11 @@ def key_result_record_value(
     kr.clean_fields(exclude=[f.name for f in kr._meta.fields if f.name not in _RECORDED])
     kr.progress = kr.compute_progress()
     kr.version += 1
-    kr._history_user = by.user
-    kr.save(update_fields=[*_RECORDED, "progress", "version", "updated_at"])
+    kr.updated_at = timezone.now()
+    # The row and its history version as save() and simple_history would write them,
+    # from SQL built once (``okrapp.rows``): a check-in's own cost, every week.
+    rows.update(kr, (*_RECORDED, "progress", "version", "updated_at"))
+    rows.copy_to_history(kr, rows.CHANGED, user_id=by.user_id, when=kr.updated_at)
     objective_recompute_progress(kr.objective, locked=True)
     return kr
 
