@@ -247,7 +247,7 @@ def checkin_record(
         when=stamp,
     )
     # The cached figures and the owner's kept pages were declared stale by
-    # key_result_record_value above, now and again when this transaction commits.
+    # key_result_record_value above: for everyone when this transaction commits.
     return checkin
 
 

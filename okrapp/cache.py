@@ -10,10 +10,12 @@ and the versions of the people and key results concerned), so the next request m
 and recomputes: nothing is ever deleted, old entries simply stop being asked for and
 expire.
 
-A version is bumped at once and again when the transaction commits: the first makes the
-writer's own next page fresh (and works inside a test's transaction, where commit hooks do
-not run), the second throws away anything a concurrent request cached between the first
-bump and the commit while it still read the old rows.
+A version is bumped when the write's transaction commits (one Redis round trip): whatever
+another request cached until then it read from the old rows, under the old version. The
+writing transaction itself sees its own change at once, as it sees its own rows: until its
+commit, its reads of the scopes it bumped use keys of their own (:func:`key`), so a page it
+draws after the write is drawn afresh (and a test, whose transaction never commits, sees
+each write on the next request).
 
 A key also names everything else a cached figure depends on (the cycle, the day, the
 language, and what differs between viewers, such as which private objectives they may
@@ -23,6 +25,7 @@ not read); see :func:`key`.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from functools import wraps
 
@@ -103,9 +106,30 @@ def _increment(org_id: int, scopes: tuple[str, ...]) -> None:
 
 
 def _bump(org, scopes: tuple[str, ...]) -> None:
+    """Bump ``scopes`` when the transaction commits: a ``transaction.on_commit`` hook, which
+    Django runs after the commit, drops on a rollback and runs at once outside a transaction.
+    Until then :func:`key` gives the transaction's own reads keys of their own, named by the
+    hook's token."""
     org_id = org.pk
-    _increment(org_id, scopes)
-    transaction.on_commit(lambda: _increment(org_id, scopes), robust=True)
+
+    def bump_versions() -> None:
+        _increment(org_id, scopes)
+
+    bump_versions.okrapp_bump = (org_id, frozenset(scopes), secrets.token_hex(8))
+    transaction.on_commit(bump_versions, robust=True)
+
+
+def _own_changes(org_id: int, scopes: tuple[str, ...]) -> str:
+    """The token of the newest bump of ``scopes`` this transaction has not committed yet
+    ("" when none): the hooks Django keeps for the commit are exactly those bumps."""
+    connection = transaction.get_connection()
+    token = ""
+    if connection.in_atomic_block:
+        for _savepoints, hook, _robust in connection.run_on_commit:
+            org_bumped, bumped, hook_token = getattr(hook, "okrapp_bump", (None, frozenset(), ""))
+            if org_bumped == org_id and not bumped.isdisjoint(scopes):
+                token = hook_token
+    return token
 
 
 def bump(org) -> None:
@@ -133,6 +157,9 @@ def key(name: str, org, *parts, scopes: tuple[str, ...] = (DATA,)) -> str:
     """The cache key of figure ``name`` of ``org`` at the current versions of ``scopes``
     (the data version unless told otherwise)."""
     current = ":".join(map(str, versions(org, *scopes)))
+    own = _own_changes(org.pk, scopes)
+    if own:  # read by the transaction that made the change, before its commit
+        current = f"{current}:{own}"
     return f"okrapp:page:{name}:{org.pk}:{current}:{signature((scopes, *parts))}"
 
 

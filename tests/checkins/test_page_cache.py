@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -38,14 +39,39 @@ def _get(client, url) -> str:
     return response.content.decode()
 
 
-def test_bump_moves_the_version_now_and_again_on_commit(acme, django_capture_on_commit_callbacks):
+def test_a_bump_moves_the_version_once_when_its_transaction_commits(
+    acme, carol, django_capture_on_commit_callbacks
+):
+    carols = (page_cache.person(carol.pk),)
+    carols_before = page_cache.key("x", acme, 1, scopes=carols)
     first = page_cache.version(acme)
     assert page_cache.version(acme) == first  # stable while nothing changes
-    with django_capture_on_commit_callbacks(execute=True):
+    before = page_cache.key("x", acme, 1)
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
         page_cache.bump(acme)
-        assert page_cache.version(acme) == first + 1
+        # Others keep reading the committed version until the commit...
+        assert page_cache.version(acme) == first
+        # ...the writing transaction reads keys of its own at once, stable until its next
+        # change, for the scopes it changed only.
+        own = page_cache.key("x", acme, 1)
+        assert own != before and page_cache.key("x", acme, 1) == own
+        assert page_cache.key("x", acme, 1, scopes=carols) == carols_before
+        page_cache.bump_activity(acme, people=[carol.pk])
+        assert page_cache.key("x", acme, 1) not in (before, own)
+        assert page_cache.key("x", acme, 1, scopes=carols) != carols_before
+    assert len(hooks) == 2  # one round trip to Redis per write, after its commit
     assert page_cache.version(acme) == first + 2
     assert page_cache.key("x", acme, 1) != page_cache.key("x", acme, 2)
+
+
+def test_a_rolled_back_write_leaves_the_keys_as_they_were(acme):
+    before = page_cache.key("x", acme, 1)
+    with transaction.atomic():
+        with transaction.atomic():
+            page_cache.bump(acme)
+            assert page_cache.key("x", acme, 1) != before
+            transaction.set_rollback(True)
+        assert page_cache.key("x", acme, 1) == before  # its hook went with the savepoint
 
 
 def test_a_lost_version_never_restarts_at_an_old_number(acme):
