@@ -18,7 +18,11 @@
 3. Signs in (a session cookie) as the lead of the team whose people, sub-teams included,
    come closest to 50, warms up, then measures each page with a bound on requests and on
    seconds: requests/s, p50, p95, the query count (the same request once more in-process
-   under a query counter), and the p50 ratio to the baseline, against the targets.
+   under a query counter), and the ratio to the baseline, against the targets. Each page
+   is timed in rounds, a short block of baseline requests then one of the page's; its
+   ratio is the median over the rounds of the page's median over the baseline's (see
+   :func:`measure`), and "base ms" is the baseline's p50 over those rounds. The baseline
+   is measured alone at the start and again at the end: the two show the machine's drift.
 4. Runs ``bench/tick.py`` and ``bench/report.py`` and prints their figures.
 
 gunicorn runs in its own process group and is killed on every exit, Ctrl-C included.
@@ -479,28 +483,69 @@ def ask(port: int, page: Page, conn: http.client.HTTPConnection | None):
     return elapsed, conn
 
 
-def measure(port: int, page: Page, *, requests: int, seconds: float, warm: int, concurrency: int):
+ROUNDS = 8
+
+
+def _block(port: int, page: Page, count: int, lanes: int, deadline: float) -> list[float]:
+    """``count`` requests for ``page`` over ``lanes`` clients; each lane's first request is
+    not kept (it follows another page's requests on the same workers)."""
+    quota = [count]
+
+    def lane():
+        times, c, first = [], None, True
+        while time.monotonic() < deadline and quota[0] > 0:
+            quota[0] -= 1
+            elapsed, c = ask(port, page, c)
+            if not first:
+                times.append(elapsed)
+            first = False
+        return times
+
+    with ThreadPoolExecutor(lanes) as pool:
+        return [t for ts in pool.map(lambda _i: lane(), range(lanes)) for t in ts]
+
+
+@dataclass
+class Measured:
+    times: list[float]  # the page's
+    base_times: list[float]  # the baseline's, when paired with it
+    ratios: list[float]  # per round: the page's median over the baseline's
+    busy: float  # time spent on the page's requests, per lane
+
+
+def measure(
+    port: int,
+    page: Page,
+    *,
+    requests: int,
+    seconds: float,
+    warm: int,
+    concurrency: int,
+    baseline: Page | None = None,
+) -> Measured:
+    """Time ``page``; with ``baseline``, in rounds of a short block of the baseline then one
+    of the page, each round giving a ratio of their medians. This machine's speed drifts by
+    a third within a minute (a virtual machine's neighbours): a baseline measured once, at
+    the start, moved the ratios of pages measured later by 0.5 either way. Paired in rounds,
+    both sides of a ratio are timed in the same seconds, and the baseline stays bare: its
+    requests follow its own (one right after a heavier page's, on the same workers, takes
+    ~1-3 ms longer)."""
     conn = None
     for _ in range(warm):
         _elapsed, conn = ask(port, page, conn)
     lanes = 1 if page.sequential else concurrency
     deadline = time.monotonic() + seconds
-    quota = [requests]
-
-    def lane():
-        times, c = [], None
-        while time.monotonic() < deadline:
-            if quota[0] <= 0:
-                break
-            quota[0] -= 1
-            elapsed, c = ask(port, page, c)
-            times.append(elapsed)
-        return times
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(lanes) as pool:
-        times = [t for ts in pool.map(lambda _i: lane(), range(lanes)) for t in ts]
-    return times, time.perf_counter() - started
+    per_block = max(2, -(-requests // ROUNDS)) + lanes  # + each lane's first, not kept
+    found = Measured([], [], [], 0.0)
+    for _round in range(ROUNDS):
+        base = _block(port, baseline, per_block, lanes, deadline) if baseline else []
+        times = _block(port, page, per_block, lanes, deadline)
+        if base and times:
+            found.ratios.append(statistics.median(times) / statistics.median(base))
+        found.base_times += base
+        found.times += times
+    found.busy = sum(found.times) / lanes
+    return found
 
 
 # --- tick and report -----------------------------------------------------------------------------
@@ -607,32 +652,44 @@ def main() -> None:
     )
     header = (
         f"{'page':44} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'queries':>7} "
-        f"{'ratio':>7} {'target':>7}  met"
+        f"{'base ms':>8} {'ratio':>7} {'target':>7}  met"
     )
     print(header)
     print("-" * len(header))
-    base = None
     results = []
+    baseline = pages[0]
     for page in pages:
-        times, wall = measure(
+        paired = None if page is baseline else baseline
+        found = measure(
             port,
             page,
             requests=args.requests,
             seconds=args.seconds,
             warm=args.warm,
             concurrency=args.concurrency,
+            baseline=paired,
         )
-        result = Result(page, times, wall, count_queries(page))
+        result = Result(page, found.times, found.busy, count_queries(page))
         results.append(result)
-        base = base or result.p50
-        ratio = result.p50 / base
+        base = statistics.median(found.base_times) if paired else result.p50
+        ratio = statistics.median(found.ratios) if paired else 1.0
         target = f"{page.target:.0f}x" if page.target else "-"
         met = "-" if not page.target else ("yes" if ratio <= page.target else "NO")
         print(
             f"{page.name:44} {result.rate:7.1f} {result.p50 * 1000:8.1f} "
-            f"{result.p95 * 1000:8.1f} {result.queries:7d} {ratio:6.1f}x {target:>7}  {met}",
+            f"{result.p95 * 1000:8.1f} {result.queries:7d} {base * 1000:8.1f} "
+            f"{ratio:6.1f}x {target:>7}  {met}",
             flush=True,
         )
+    # The baseline alone once more: how far the machine drifted during the run.
+    again = measure(
+        port, baseline, requests=args.requests, seconds=args.seconds, warm=0, concurrency=1
+    )
+    first = results[0].p50
+    print(
+        f"{'baseline (again, at the end)':44} {len(again.times) / again.busy:7.1f} "
+        f"{statistics.median(again.times) * 1000:8.1f}   (at the start: {first * 1000:.1f} ms)"
+    )
     peaks = server.peak_rss_mb()
     print(
         f"\ngunicorn workers' peak RSS: {', '.join(f'{p:.0f} MB' for p in peaks)}"
