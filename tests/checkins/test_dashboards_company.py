@@ -9,7 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from checkins import dashboards
+from checkins.dashboards.company import _weekly_rates
 from checkins.models import ClaimStatus, Kudos, NotificationClaim
+from checkins.selectors import weeks_of
 from cycles.models import CyclePilotTeam, Level
 from tests.checkins.dashboard_data import active_cycle, check_in, sub_team, this_week
 from tests.cycles.factories import KeyResultFactory, ObjectiveFactory
@@ -113,7 +115,7 @@ def test_the_weekly_rates_count_each_key_result_once_per_week(acme, alice):
         check_in(acme, kr, week - timedelta(weeks=1), 4)
     check_in(acme, now_only, week, 5)
     check_in(acme, earlier_only, week - timedelta(weeks=2), 3)
-    now, before = dashboards._weekly_rates(acme, cycle, week)
+    now, before = _weekly_rates(acme, cycle, week)
     assert (now.checked, now.total) == (2, 4)
     assert (before.checked, before.total) == (1, 4)
 
@@ -231,7 +233,7 @@ def cadence(acme, alice, bob, carol, engineering):
     TeamMembershipFactory(organization=acme, team=sales, membership=frank)
     dave = MembershipFactory(organization=acme, user__full_name="Dave Sometimes")
     TeamMembershipFactory(organization=acme, team=platform, membership=dave)
-    weeks = dashboards.weeks_of(cycle)
+    weeks = weeks_of(cycle)
     now = this_week(acme)
     objective = ObjectiveFactory(cycle=cycle, organization=acme, owner=carol)
     carol_kr = KeyResultFactory(objective=objective, owner=carol)
