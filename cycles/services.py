@@ -63,6 +63,7 @@ def _require(allowed: bool) -> None:
 
 
 def _require_not_frozen(cycle: Cycle) -> None:
+    """Refuse a write into a closed cycle, as ``cycle`` says (see :func:`_hold_open`)."""
     if cycle.is_frozen:
         raise ValidationError(
             _("%(cycle)s is closed; its values are frozen and can no longer change.")
@@ -95,6 +96,12 @@ def hold_cycle_state(org: Organization, cycle: Cycle) -> Cycle:
         if row is not None:
             cycle.state = row[0]
     return cycle
+
+
+def _hold_open(org: Organization, cycle: Cycle) -> None:
+    """Refuse a write into a closed cycle, and keep the cycle from closing until the write
+    commits (:func:`hold_cycle_state`): a write that waited for a close sees it."""
+    _require_not_frozen(hold_cycle_state(org, cycle))
 
 
 # --- Cycles -------------------------------------------------------------------------------------
@@ -390,7 +397,7 @@ def objective_create(
 ) -> Objective:
     page_cache.bump(org)  # the company view and the tree show this
     require_same_org(org, cycle, owner, team)
-    _require_not_frozen(cycle)
+    _hold_open(org, cycle)
     _require(
         permissions.can_create_objective(by, level=level, team_id=team and team.pk, owner=owner)
     )
@@ -443,7 +450,7 @@ def objective_update(
         .get(pk=objective.pk)
     )
     _require(permissions.can_edit_objective(by, objective))
-    _require_not_frozen(objective.cycle)
+    _hold_open(org, objective.cycle)
     _check_version(
         objective,
         expected_version,
@@ -556,7 +563,7 @@ def objective_delete(*, org: Organization, by: Membership, objective: Objective)
     page_cache.bump(org)  # the company view and the tree show this
     objective = Objective.objects.for_org(org).select_related("cycle", "owner").get(pk=objective.pk)
     _require(permissions.can_edit_objective(by, objective))
-    _require_not_frozen(objective.cycle)
+    _hold_open(org, objective.cycle)
     if objective.cycle.state not in (CycleState.DRAFT, CycleState.PLANNING):
         raise ValidationError(
             _("Objectives of a running cycle are archived, not deleted, so their history stays.")
@@ -690,7 +697,7 @@ def key_result_create(
     page_cache.bump(org)  # the company view and the tree show this
     require_same_org(org, objective, owner)
     objective = Objective.objects.for_org(org).select_related("cycle", "owner").get(pk=objective.pk)
-    _require_not_frozen(objective.cycle)
+    _hold_open(org, objective.cycle)
     _require(permissions.can_edit_objective(by, objective))
     position = KeyResult.objects.for_org(org).filter(objective=objective).count()
     kr = KeyResult(
@@ -744,7 +751,7 @@ def key_result_update(
         .get(pk=key_result.pk)
     )
     _require(permissions.can_edit_key_result(by, kr))
-    _require_not_frozen(hold_cycle_state(org, kr.objective.cycle))
+    _hold_open(org, kr.objective.cycle)
     _check_version(
         kr,
         expected_version,
@@ -841,7 +848,7 @@ def key_result_delete(*, org: Organization, by: Membership, key_result: KeyResul
         .get(pk=key_result.pk)
     )
     _require(permissions.can_edit_objective(by, kr.objective))
-    _require_not_frozen(kr.objective.cycle)
+    _hold_open(org, kr.objective.cycle)
     objective = kr.objective
     kr._history_user = by.user
     kr.delete()
@@ -871,7 +878,7 @@ def initiative_save(
         .get(pk=key_result.pk)
     )
     _require(permissions.can_edit_key_result(by, kr))
-    _require_not_frozen(kr.objective.cycle)
+    _hold_open(org, kr.objective.cycle)
     if initiative is None:
         initiative = Initiative(organization=org, key_result=kr)
     elif initiative.key_result_id != kr.pk:
@@ -894,7 +901,7 @@ def initiative_delete(*, org: Organization, by: Membership, initiative: Initiati
         .get(pk=initiative.pk)
     )
     _require(permissions.can_edit_key_result(by, initiative.key_result))
-    _require_not_frozen(initiative.key_result.objective.cycle)
+    _hold_open(org, initiative.key_result.objective.cycle)
     initiative.delete()
     page_cache.bump(org)
 
@@ -960,7 +967,8 @@ def score_submit(
     )
     if kr.owner_id != by.pk and not by.is_admin:
         raise PermissionDenied(_("Only the key result's owner scores it."))
-    if kr.objective.cycle.state != CycleState.SCORING:
+    # Held until the score commits: a score that waited for the close is refused.
+    if hold_cycle_state(org, kr.objective.cycle).state != CycleState.SCORING:
         raise ValidationError(
             _("%(cycle)s is not in scoring; scores are given while it is.")
             % {"cycle": kr.objective.cycle.name},

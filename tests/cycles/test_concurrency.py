@@ -27,7 +27,7 @@ from rest_framework.test import APIClient
 from checkins import services as checkin_services
 from checkins.models import CheckIn
 from cycles import services
-from cycles.models import KeyResult, Level
+from cycles.models import Initiative, KeyResult, KeyResultScore, Level, Objective
 from cycles.services import ConflictError
 from okrapp import rls
 
@@ -302,16 +302,62 @@ def test_writes_on_every_key_result_of_an_objective_at_once_all_count(acme, caro
 # --- A cycle moving on while people write ------------------------------------------------------
 
 
-@pytest.mark.parametrize("write", ["check-in", "edit"])
-def test_a_write_that_meets_a_cycle_closing_waits_and_is_refused(acme, alice, carol, kr, write):
-    """An admin moves the cycle on (to scoring; closed for a key result edit) while a write
-    is on its way: the write waits for the move instead of reading the state the move is
-    about to replace, and is refused once it commits. Reading the state through the key
-    result's join, the check-in was recorded into the scoring cycle."""
+#: Each write that depends on the cycle's state: the move it meets, and the refusal's code.
+WRITES_MET_BY_A_MOVE = {
+    "check-in": ("scoring", "cycle_not_active"),
+    "key result edit": ("closed", "frozen"),
+    "new key result": ("closed", "frozen"),
+    "objective edit": ("closed", "frozen"),
+    "new objective": ("closed", "frozen"),
+    "initiative": ("closed", "frozen"),
+    "score": ("closed", "not_scoring"),
+}
+
+
+def _write(write: str, acme, carol, kr) -> None:
+    objective = kr.objective
+    if write == "check-in":
+        checkin_services.checkin_record(
+            org=acme, by=carol, key_result=kr, value=D(60), confidence=6
+        )
+    elif write == "key result edit":
+        services.key_result_update(
+            org=acme, by=carol, key_result=kr, expected_version=None, title="Late"
+        )
+    elif write == "new key result":
+        services.key_result_create(
+            org=acme, by=carol, objective=objective, owner=carol, title="Late",
+            start_value=D(0), target_value=D(1),
+        )  # fmt: skip
+    elif write == "objective edit":
+        services.objective_update(
+            org=acme, by=carol, objective=objective, expected_version=None, title="Late"
+        )
+    elif write == "new objective":
+        services.objective_create(
+            org=acme, by=carol, cycle=objective.cycle, level=Level.INDIVIDUAL, owner=carol,
+            title="Late",
+        )  # fmt: skip
+    elif write == "initiative":
+        services.initiative_save(org=acme, by=carol, key_result=kr, title="Late")
+    else:
+        services.score_submit(org=acme, by=carol, key_result=kr, score=D(1))
+
+
+@pytest.mark.parametrize("write", list(WRITES_MET_BY_A_MOVE))
+def test_a_write_that_meets_a_cycle_moving_on_waits_and_is_refused(acme, alice, carol, kr, write):
+    """An admin moves the cycle on (to scoring for a check-in; closed for the rest) while a
+    write is on its way: the write waits for the move instead of reading the state the move
+    is about to replace, and is refused once it commits. Reading the state through a join,
+    the check-in was recorded into the scoring cycle and the others into a closed one."""
     cycle = kr.objective.cycle
-    if write == "edit":
+    target, refusal = WRITES_MET_BY_A_MOVE[write]
+    if target == "closed":
         services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state="scoring")
-    target = "scoring" if write == "check-in" else "closed"
+    before = {
+        "objectives": list(Objective.objects.for_org(acme).values_list("pk", "title")),
+        "key results": list(KeyResult.objects.for_org(acme).values_list("pk", "title")),
+    }
     moving, writing = threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
 
@@ -331,14 +377,7 @@ def test_a_write_that_meets_a_cycle_closing_waits_and_is_refused(acme, alice, ca
             moving.wait(timeout=10)
             writing.set()
             with rls.system_scope():
-                if write == "check-in":
-                    checkin_services.checkin_record(
-                        org=acme, by=carol, key_result=kr, value=D(60), confidence=6
-                    )
-                else:
-                    services.key_result_update(
-                        org=acme, by=carol, key_result=kr, expected_version=None, title="Late"
-                    )
+                _write(write, acme, carol, kr)
         except ValidationError as exc:
             outcome["refused"] = (
                 exc.code if hasattr(exc, "code") else exc.messages,
@@ -354,7 +393,10 @@ def test_a_write_that_meets_a_cycle_closing_waits_and_is_refused(acme, alice, ca
         t.join(timeout=30)
     assert "refused" in outcome, "the write went through into a cycle that had moved on"
     code, refused_at = outcome["refused"]
-    assert code == ("cycle_not_active" if write == "check-in" else "frozen")
+    assert code == refusal
     assert refused_at >= outcome["moved_at"]  # it waited for the move
     assert not CheckIn.objects.for_org(acme).exists()
-    assert KeyResult.objects.for_org(acme).get(pk=kr.pk).title == kr.title
+    assert not Initiative.objects.for_org(acme).exists()
+    assert not KeyResultScore.objects.for_org(acme).exists()
+    assert list(Objective.objects.for_org(acme).values_list("pk", "title")) == before["objectives"]
+    assert list(KeyResult.objects.for_org(acme).values_list("pk", "title")) == before["key results"]
