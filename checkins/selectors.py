@@ -10,7 +10,7 @@ from decimal import Decimal
 from checkins.charts import burnup
 from checkins.models import Acknowledgement, CheckIn
 from cycles import scoring
-from cycles.models import Cycle, CycleState, KeyResult, Objective
+from cycles.models import Cycle, CycleState, KeyResult, Objective, ObjectiveStatus
 from cycles.scoring import plain
 from okrapp.models import Membership, Organization
 
@@ -127,7 +127,7 @@ def my_key_results(org: Organization, membership: Membership):
     return (
         KeyResult.objects.for_org(org)
         .filter(owner=membership, objective__cycle__state=CycleState.ACTIVE)
-        .exclude(objective__status="archived")
+        .exclude(objective__status=ObjectiveStatus.ARCHIVED)
     )
 
 
@@ -138,7 +138,7 @@ def on_my_week(key_result: KeyResult, membership: Membership) -> bool:
     return (
         key_result.owner_id == membership.pk
         and objective.cycle.state == CycleState.ACTIVE
-        and objective.status != "archived"
+        and objective.status != ObjectiveStatus.ARCHIVED
     )
 
 
