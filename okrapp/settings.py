@@ -175,17 +175,19 @@ SOCIALACCOUNT_REQUESTS_TIMEOUT = int(os.environ.get("SSO_REQUESTS_TIMEOUT", "10"
 SIGNUP_OPEN = env_bool("SIGNUP_OPEN", True)
 
 # Redis (broker and cache) when REDIS_URL is set; otherwise no server is needed.
+# CACHE_REDIS_URL puts the cache on a Redis of its own: a cache wants a memory limit with
+# eviction (allkeys-lru), a broker must never lose a key (noeviction), and one Redis has one
+# policy (docs/scaling.md). Without it the cache shares the broker's Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "") or REDIS_URL
+if CACHE_REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "okrapp.redis_cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "okrapp"),
         }
     }
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     # A file cache is shared by every process on the machine, so the login rate limit holds
     # for the web server and the worker alike without a server.
@@ -195,6 +197,10 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+else:
     BROKER_DIR = VAR_DIR / "broker"
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,55 @@ def test_compose_has_every_service(compose):
     assert catchers, "docker-compose.yml has no mail catcher"
 
 
+def test_compose_keeps_the_broker_and_the_cache_on_redis_servers_of_their_own(compose):
+    """One Redis has one eviction policy: the broker must lose no key, the cache must stay
+    bounded by evicting."""
+    services = compose["services"]
+    broker, cache = _command(services["redis"]), _command(services["cache"])
+    assert services["cache"]["image"].startswith("redis:")
+    assert "--maxmemory-policy noeviction" in broker and "--appendonly yes" in broker
+    assert "--maxmemory-policy allkeys-lru" in cache and "--maxmemory " in cache
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["REDIS_URL"].startswith("redis://redis:"), name
+        assert env["CACHE_REDIS_URL"].startswith("redis://cache:"), name
+        assert services[name]["depends_on"]["cache"]["condition"] == "service_healthy", name
+
+
+def _settings_with(env: dict, tmp_path) -> list[str]:
+    code = (
+        "from okrapp import settings as s; "
+        "print(s.CACHES['default']['BACKEND'], s.CACHES['default'].get('LOCATION'), "
+        "s.CELERY_BROKER_URL)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CACHE_REDIS_URL")}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "OKRAPP_VAR_DIR": str(tmp_path / "var"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def test_the_cache_follows_cache_redis_url_and_else_the_brokers_redis(tmp_path):
+    both = _settings_with(
+        {"REDIS_URL": "redis://broker:6379/0", "CACHE_REDIS_URL": "redis://cache:6379/1"}, tmp_path
+    )
+    assert both == [
+        "okrapp.redis_cache.RedisCache",
+        "redis://cache:6379/1",
+        "redis://broker:6379/0",
+    ]
+    shared = _settings_with({"REDIS_URL": "redis://broker:6379/0"}, tmp_path)
+    assert shared[1:] == ["redis://broker:6379/0", "redis://broker:6379/0"]
+    neither = _settings_with({}, tmp_path)
+    assert neither[0].endswith("FileBasedCache") and neither[2] == "filesystem://"
+
+
 def test_compose_commands(compose):
     services = compose["services"]
     web = _command(services["web"])

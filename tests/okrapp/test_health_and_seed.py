@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from okrapp.celery import app as celery_app
 from okrapp.models import Membership, Organization, Team
@@ -18,7 +19,16 @@ def test_healthz_reports_database_and_broker(client):
     assert response.status_code == 200
     data = response.json()
     assert data["status"] == "ok"
-    assert data["database"]["ok"] and data["broker"]["ok"]
+    assert data["database"]["ok"] and data["broker"]["ok"] and data["cache"]["ok"]
+
+
+def test_healthz_is_503_when_the_cache_is_down(client):
+    down = mock.Mock(get=mock.Mock(side_effect=RedisConnectionError("connection refused")))
+    with mock.patch("okrapp.views.health.cache", down):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["cache"] == {"ok": False, "detail": "ConnectionError"}
+    assert response.json()["broker"]["ok"] is True
 
 
 def test_healthz_is_503_when_the_broker_is_down(client, monkeypatch):
