@@ -166,14 +166,14 @@ def my_week_save(request, org_slug, kr_id):
             prefix=_prefix(kr_id), initial={**card.prefill, "revision": card.revision}
         )
         card.saved, card.conflict = True, None
+    status = 200 if checkin is not None else (409 if hasattr(form, "conflict") else 400)
     if not request.htmx:
         return render_page(
             request,
             "checkins/my_week.html",
             {"page": page, "week_label": week_label(page.week)},
-            status=400,
+            status=status,
         )
-    status = 200 if checkin is not None else (409 if hasattr(form, "conflict") else 400)
     return render_page(
         request,
         "checkins/my_week.html",

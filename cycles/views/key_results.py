@@ -187,7 +187,8 @@ def key_result_edit(request, org_slug, kr_id):
             "newer": newer,
             "frozen": frozen_message(kr.objective.cycle) if kr.objective.cycle.is_frozen else None,
         },
-        status=400 if form.errors else 200,
+        # A lost race is a conflict (409, as for a check-in and in the API); bad input 400.
+        status=409 if newer is not None else (400 if form.errors else 200),
     )
 
 

@@ -269,6 +269,7 @@ def objective_edit(request, org_slug, objective_id):
                         data, org=org, cycle=cycle, viewer=viewer, objective=current
                     ),
                 )
+                status = 409  # a lost race, as for a check-in and in the API
             except PermissionDenied:
                 # Moving it to a level or team the editor may not write for; keep the input.
                 form.add_error(None, _permission_message(form.cleaned_data))

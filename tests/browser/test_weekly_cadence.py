@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 from playwright.sync_api import Page, expect
 
+from checkins import services as cadence
 from checkins.models import Acknowledgement, CheckIn, Kudos, Meeting
 from cycles import services as okr
 from cycles.models import Level
@@ -160,3 +161,24 @@ def test_enter_in_a_card_saves_that_key_result_alone(
     expect(page.locator(f"input[name=kr{success_kr.pk}-value]")).to_have_value("61")
     saved = CheckIn.objects.for_org(acme).values_list("key_result_id", "value")
     assert list(saved) == [(help_kr.pk, D(26))]
+
+
+def test_a_card_save_that_lost_a_race_shows_the_newer_check_in_and_keeps_the_input(
+    live_server, page: Page, log_in, acme, bob, carol, carols_key_results
+):
+    """Carol's manager checks in for her while her page is open: her own save (htmx) is
+    refused with the conflict message and the newer values on the card, her typed value
+    still in the field, nothing of hers saved."""
+    help_kr, _success_kr, _guides_kr = carols_key_results
+    log_in(carol)
+    page.get_by_role("link", name="My week").click()
+    help_card = page.locator(f"#kr-{help_kr.pk}")
+    cadence.checkin_record(org=acme, by=bob, key_result=help_kr, value=D(24), confidence=5)
+    help_card.locator(f"input[name=kr{help_kr.pk}-value]").fill("19")
+    help_card.locator(f"input[name=kr{help_kr.pk}-confidence]").fill("8")
+    help_card.get_by_role("button", name="Save").click()
+    expect(help_card.get_by_text("changed since you opened the page")).to_be_visible()
+    expect(help_card.get_by_text("Now saved: 24")).to_be_visible()
+    expect(help_card.locator(f"input[name=kr{help_kr.pk}-value]")).to_have_value("19")
+    saved = CheckIn.objects.for_org(acme).values_list("value", "recorded_by_id")
+    assert list(saved) == [(D(24), bob.pk)]

@@ -190,7 +190,7 @@ def test_without_javascript_one_save_redirects_or_shows_the_page_with_the_input_
     # A lost race: the newer values are shown, what was typed stays.
     services.checkin_record(org=acme, by=bob, key_result=kr, value=D(24), confidence=5)
     stale = client.post(save, fields(kr, "99", 9, revision=1))
-    assert stale.status_code == 400
+    assert stale.status_code == 409
     body = stale.content.decode()
     assert "changed since you opened the page" in body and "Now saved: 24" in body
     assert 'value="99"' in body

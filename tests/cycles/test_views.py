@@ -561,7 +561,7 @@ def test_a_stale_objective_edit_shows_the_newer_values_and_keeps_the_typed_ones(
         title="Carol's own title", owner=carol.pk, version="1", aligned_to=[team_objective.pk]
     )
     response = login(carol).post(edit, data)
-    assert response.status_code == 400
+    assert response.status_code == 409
     page = text(response)
     assert "changed since you opened it" in page
     assert 'value="Carol&#x27;s own title"' in page  # what she typed
@@ -651,7 +651,7 @@ def test_a_stale_key_result_edit_is_refused_with_the_newer_values(
         unit="",
     )
     response = login(carol).post(edit, data)
-    assert response.status_code == 400
+    assert response.status_code == 409
     page = text(response)
     assert "changed since you opened it" in page
     assert 'name="current_value" value="70"' in page  # what she typed
