@@ -14,6 +14,10 @@
  * - My week: Enter in a field of a [data-kr-card] saves that card alone (its [data-kr-save]
  *   button, with htmx), not every card of the page. Without this file Enter submits the
  *   whole form, as "Save all" does.
+ * - An htmx request that fails with nothing to swap in (403, 404, a server error, no
+ *   network) shows #request-failed with the message for that case (the page's language,
+ *   from its data- attributes): what the person did was not saved, and what to do. The
+ *   next request that succeeds hides it again.
  * - <html class="js">: lets CSS hide buttons that only no-JavaScript visitors need.
  */
 (function () {
@@ -134,5 +138,29 @@
   });
   document.addEventListener("htmx:load", function (event) {
     bind(event.target);
+  });
+
+  function requestFailed(kind) {
+    var box = document.getElementById("request-failed");
+    if (!box) {
+      return;
+    }
+    box.querySelector("p").textContent = box.dataset[kind] || box.dataset.failed;
+    box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    requestFailed(status === 403 ? "denied" : status === 404 ? "gone" : "failed");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    requestFailed("offline");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var box = document.getElementById("request-failed");
+    if (box && event.detail.successful) {
+      box.hidden = true;
+    }
   });
 })();

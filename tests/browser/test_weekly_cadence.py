@@ -182,3 +182,31 @@ def test_a_card_save_that_lost_a_race_shows_the_newer_check_in_and_keeps_the_inp
     expect(help_card.locator(f"input[name=kr{help_kr.pk}-value]")).to_have_value("19")
     saved = CheckIn.objects.for_org(acme).values_list("value", "recorded_by_id")
     assert list(saved) == [(D(24), bob.pk)]
+
+
+def test_a_card_save_that_fails_says_so_and_what_to_do(
+    live_server, page: Page, log_in, acme, carol, carols_key_results
+):
+    """No answer to swap in (the key result deleted meanwhile, the network gone): the page
+    says that nothing was saved and what to do; the next save that works clears it."""
+    help_kr, success_kr, _guides_kr = carols_key_results
+    log_in(carol)
+    page.get_by_role("link", name="My week").click()
+    alert = page.locator("#request-failed")
+    expect(alert).to_be_hidden()
+
+    okr.key_result_delete(org=acme, by=carol, key_result=help_kr)
+    page.locator(f"#kr-{help_kr.pk}").get_by_role("button", name="Save").click()
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("That is no longer there. Reload the page.")
+
+    page.context.set_offline(True)
+    success_card = page.locator(f"#kr-{success_kr.pk}")
+    success_card.get_by_role("button", name="Save").click()
+    expect(alert).to_contain_text("could not be reached; nothing was saved")
+    assert not CheckIn.objects.for_org(acme).exists()
+
+    page.context.set_offline(False)
+    success_card.get_by_role("button", name="Save").click()
+    expect(success_card.get_by_text("Saved")).to_be_visible()
+    expect(alert).to_be_hidden()
