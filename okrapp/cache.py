@@ -121,7 +121,9 @@ def _bump(org, scopes: tuple[str, ...]) -> None:
 
 def _own_changes(org_id: int, scopes: tuple[str, ...]) -> str:
     """The token of the newest bump of ``scopes`` this transaction has not committed yet
-    ("" when none): the hooks Django keeps for the commit are exactly those bumps."""
+    ("" when none): the hooks Django keeps for the commit (``connection.run_on_commit``,
+    which it empties at a commit or rollback and trims at a rolled-back savepoint) are
+    exactly those bumps. A test pins that reading (``tests/checkins/test_page_cache.py``)."""
     connection = transaction.get_connection()
     token = ""
     if connection.in_atomic_block:
