@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from checkins.charts import burnup
 from checkins.models import Acknowledgement, CheckIn
-from cycles import scoring
+from cycles import permissions, scoring
 from cycles.models import Cycle, CycleState, KeyResult, Objective, ObjectiveStatus
 from cycles.scoring import plain
 from okrapp.models import Membership, Organization
@@ -201,3 +201,20 @@ def weeks_of(cycle: Cycle) -> list[date]:
         weeks.append(first)
         first += timedelta(days=7)
     return weeks
+
+
+def kudos_subjects(items, viewer: Membership) -> None:
+    """Give each kudos ``subject`` (its key result or objective) when ``viewer`` may read
+    it, else ``subject_hidden`` when it names a private objective: it is not named. Needs
+    each item's ``objective`` and ``key_result__objective`` read with it."""
+    for item in items:
+        objective = item.objective or (item.key_result.objective if item.key_result else None)
+        item.subject = None
+        item.subject_hidden = False
+        if objective is None:
+            continue
+        if permissions.can_read_objective(viewer, objective):
+            item.subject = item.key_result or item.objective
+            item.subject.organization = item.organization
+        else:
+            item.subject_hidden = True

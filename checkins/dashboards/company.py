@@ -25,6 +25,7 @@ from django.db.models.functions import (
 from checkins.dashboards.progress import capped_progress_sql, progress_at
 from checkins.dashboards.teams import readable_objectives_q, team_forest
 from checkins.models import CheckIn, Kudos
+from checkins.selectors import kudos_subjects
 from cycles import permissions, scoring
 from cycles.models import (
     Cycle,
@@ -283,14 +284,6 @@ def recent_kudos(org: Organization, viewer: Membership) -> list[Kudos]:
         )
         cache.set(key, items, page_cache.TTL)
     for item in items:
-        objective = item.objective or (item.key_result.objective if item.key_result else None)
-        item.subject = None
-        item.subject_hidden = False
-        if objective is None:
-            continue
-        if permissions.can_read_objective(viewer, objective):
-            item.subject = item.key_result or item.objective
-            item.subject.organization = org
-        else:
-            item.subject_hidden = True
+        item.organization = org  # not kept with the cached rows
+    kudos_subjects(items, viewer)
     return items

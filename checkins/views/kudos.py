@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 from checkins import selectors, services
 from checkins.forms import KudosForm
 from checkins.models import Kudos
-from cycles import permissions
 from okrapp.forms import apply_service_errors
 from okrapp.models import Membership
 from okrapp.rendering import render_page
@@ -40,18 +39,8 @@ def _page(request, kudos, number) -> tuple:
     page = Paginator(
         kudos.with_people().select_related("key_result__objective"), PER_PAGE
     ).get_page(number)
-    viewer = request.membership
     items = list(page.object_list)
-    for item in items:
-        objective = item.objective or (item.key_result.objective if item.key_result else None)
-        item.subject = None
-        item.subject_hidden = False
-        if objective is None:
-            continue
-        if permissions.can_read_objective(viewer, objective):
-            item.subject = item.key_result or item.objective
-        else:
-            item.subject_hidden = True  # a private objective is not named
+    selectors.kudos_subjects(items, request.membership)
     return page, items
 
 
