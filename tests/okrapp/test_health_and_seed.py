@@ -20,11 +20,12 @@ def test_healthz_reports_database_and_broker(client):
     data = response.json()
     assert data["status"] == "ok"
     assert data["database"]["ok"] and data["broker"]["ok"] and data["cache"]["ok"]
+    assert data["cache"]["detail"].endswith("Cache")  # the backend class, not a proxy
 
 
 def test_healthz_is_503_when_the_cache_is_down(client):
     down = mock.Mock(get=mock.Mock(side_effect=RedisConnectionError("connection refused")))
-    with mock.patch("okrapp.views.health.cache", down):
+    with mock.patch("okrapp.views.health.caches", {"default": down}):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["cache"] == {"ok": False, "detail": "ConnectionError"}
