@@ -329,8 +329,8 @@ def tenant_tables(cursor) -> list[tuple[str, str]]:
     return list(cursor.fetchall())
 
 
-def _system_role_exists(cursor) -> bool:
-    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [SYSTEM_ROLE])
+def _role_exists(cursor, name: str) -> bool:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name])
     return cursor.fetchone() is not None
 
 
@@ -347,7 +347,7 @@ def install_policies(connection) -> list[str]:
     changed = []
     with connection.cursor() as cursor:
         tables = tenant_tables(cursor)
-        wanted = {POLICY, SYSTEM_POLICY} if _system_role_exists(cursor) else {POLICY}
+        wanted = {POLICY, SYSTEM_POLICY} if _role_exists(cursor, SYSTEM_ROLE) else {POLICY}
         cursor.execute(
             "SELECT tablename, policyname FROM pg_policies "
             "WHERE schemaname = current_schema() AND policyname LIKE %s",
@@ -397,7 +397,7 @@ def grant_app_role(connection, role: str) -> None:
     tables the owner (who runs migrations) creates later: to ``role`` and, when it exists,
     to the system role (which has no rights of its own until switched to)."""
     with connection.cursor() as cursor:
-        roles = [role, SYSTEM_ROLE] if _system_role_exists(cursor) else [role]
+        roles = [role, SYSTEM_ROLE] if _role_exists(cursor, SYSTEM_ROLE) else [role]
     for grantee in roles:
         _grant_data_rights(connection, grantee)
 
@@ -434,36 +434,37 @@ def _grant_data_rights(connection, role: str) -> None:
             cursor.execute(sql.SQL(statement).format(**names).as_string(raw))
 
 
+# What both roles are denied; the application role logs in, the system role cannot.
+_ROLE_LIMITS = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION NOINHERIT"
+
+
+def _create_or_alter_role(cursor, name: str, attributes: str, password: str | None = None) -> bool:
+    """Create role ``name`` with ``attributes``, or set them on the existing one (and the
+    password, when given). Returns True when it was created."""
+    from psycopg import sql
+
+    created = not _role_exists(cursor, name)
+    verb = "CREATE ROLE" if created else "ALTER ROLE"
+    statement = sql.SQL(f"{verb} {{role}} {attributes}").format(role=sql.Identifier(name))
+    if password is not None:
+        statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
+    cursor.execute(statement.as_string(cursor.connection))
+    return created
+
+
 def ensure_app_role(connection, role: str, password: str | None) -> bool:
     """Create (or correct) the login role the application connects as: not a superuser,
     no BYPASSRLS, no DDL rights, not inheriting what it is granted; and the system role it
     may switch to (cannot log in). Returns True when the application role was created."""
     from psycopg import sql
 
-    raw = connection.connection
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        created = cursor.fetchone() is None
-        attributes = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION NOINHERIT"
-        verb = "CREATE ROLE" if created else "ALTER ROLE"
-        statement = sql.SQL(f"{verb} {{role}} {attributes}").format(role=sql.Identifier(role))
-        if password is not None:
-            statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
-        cursor.execute(statement.as_string(raw))
-        system = _system_role_exists(cursor)
-        verb = "ALTER ROLE" if system else "CREATE ROLE"
-        cursor.execute(
-            sql.SQL(
-                f"{verb} {{role}} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "
-                "NOREPLICATION NOINHERIT"
-            )
-            .format(role=sql.Identifier(SYSTEM_ROLE))
-            .as_string(raw)
-        )
+        created = _create_or_alter_role(cursor, role, f"LOGIN {_ROLE_LIMITS}", password)
+        _create_or_alter_role(cursor, SYSTEM_ROLE, f"NOLOGIN {_ROLE_LIMITS}")
         cursor.execute(
             sql.SQL("GRANT {system} TO {role}")
             .format(system=sql.Identifier(SYSTEM_ROLE), role=sql.Identifier(role))
-            .as_string(raw)
+            .as_string(connection.connection)
         )
     return created
 
