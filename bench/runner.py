@@ -262,7 +262,7 @@ class Page:
 class Result:
     page: Page
     times: list[float]
-    wall: float
+    busy: float  # seconds spent on the page's requests, per client
     queries: int | None
 
     @property
@@ -276,7 +276,7 @@ class Result:
 
     @property
     def rate(self) -> float:
-        return len(self.times) / self.wall
+        return len(self.times) / self.busy
 
 
 def prepare(port: int):
