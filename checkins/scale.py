@@ -219,13 +219,7 @@ def build(
             value = (kr.target_value * share * pace[id(kr)]).quantize(Decimal("0.01"))
             checkins.append((kr, monday, value))
         kr.current_value = value
-        kr.progress = scoring.raw_progress(
-            kind=kr.kind,
-            direction=kr.direction,
-            start=kr.start_value,
-            target=kr.target_value,
-            current=value,
-        )
+        kr.progress = kr.compute_progress()
     KeyResult.objects.bulk_create(kr_rows, batch_size=2000)
     checkin_rows = [
         CheckIn(

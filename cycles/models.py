@@ -420,12 +420,16 @@ class KeyResult(TenantModel):
         )
 
     def compute_progress(self) -> Decimal:
+        return self.progress_at(self.current_value)
+
+    def progress_at(self, value: Decimal | None) -> Decimal:
+        """Raw progress at ``value`` (``scoring.raw_progress`` for this key result)."""
         return scoring.raw_progress(
             kind=self.kind,
             direction=self.direction,
             start=self.start_value,
             target=self.target_value,
-            current=self.current_value,
+            current=value,
             lower=self.lower_bound,
             upper=self.upper_bound,
         )

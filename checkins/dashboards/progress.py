@@ -84,15 +84,7 @@ def checkin_facts(org: Organization, key_result_ids: Iterable[int]) -> dict[int,
 def progress_at(kr: KeyResult, value: Decimal | None) -> Decimal | None:
     """Raw progress ``kr`` would have at ``value`` (None if the KR cannot say)."""
     try:
-        return scoring.raw_progress(
-            kind=kr.kind,
-            direction=kr.direction,
-            start=kr.start_value,
-            target=kr.target_value,
-            current=value,
-            lower=kr.lower_bound,
-            upper=kr.upper_bound,
-        )
+        return kr.progress_at(value)
     except (TypeError, ValueError):
         return None
 
