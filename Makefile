@@ -16,7 +16,7 @@ VAR_DIR  := $(or $(OKRAPP_VAR_DIR),var)
 PYTEST_ARGS ?=
 SEED_ARGS   ?=
 
-.PHONY: help venv run test test-deps lint fmt clean messages
+.PHONY: help venv run test test-deps pdf-deps lint fmt clean messages
 
 help:
 	@echo "make run    create .venv, migrate, seed demo data, serve http://$(HOST):$(PORT) with a Celery worker + beat"
@@ -105,7 +105,7 @@ endef
 # Only this target sets it; `make test` leaves DEBUG as the environment has it.
 run: export DEBUG ?= 1
 run: export OKRAPP_RUN_SCRIPT = $(value RUN_SCRIPT)
-run: venv
+run: venv pdf-deps
 	@mkdir -p $(VAR_DIR)
 	@echo "==> migrate"
 	@$(MANAGE) migrate --noinput
@@ -114,40 +114,52 @@ run: venv
 	@set -o pipefail; $(MANAGE) seed_demo $(SEED_ARGS) | tee $(VAR_DIR)/demo-logins.txt
 	@VENV="$(VENV)" VAR_DIR="$(VAR_DIR)" HOST="$(HOST)" PORT="$(PORT)" bash -c "$$OKRAPP_RUN_SCRIPT" okrapp-run
 
-# --- test -------------------------------------------------------------------------------------
-# System packages the suite needs: Chromium for the browser tests; Pango/HarfBuzz (WeasyPrint),
-# Noto CJK fonts and poppler-utils (to read the PDFs back) for the quarter reports; gettext
-# (xgettext: the catalogue test checks every string of the source is translated); npm.
-# axe-core, the accessibility engine tests/browser/test_a11y.py injects, comes from the npm
-# registry into var/npm (git-ignored), pinned, installed only when that version is missing;
-# npm itself comes from Debian when absent. Without npm the accessibility test is skipped.
-AXE_CORE_VERSION := 4.14.1
+# --- system packages (Debian) ------------------------------------------------------------------
+# APT_INSTALL installs the Debian packages named in $$missing (as root, or through sudo), or says
+# which to install by hand when it cannot. A missing package never stops the target.
+define APT_INSTALL
+if [ -z "$$missing" ]; then exit 0; fi; \
+  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+  else \
+    echo "!! cannot install$$missing: not root and sudo is not available."; \
+    echo "!! Install the Debian packages by hand: apt-get install$$missing"; \
+    echo "!! (browser tests need chromium; PDF reports need Pango and fonts-noto-cjk)"; \
+    exit 0; \
+  fi; \
+  echo "==> installing Debian packages:$$missing"; \
+  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || { \
+    echo "!! apt-get could not install$$missing; install them by hand."; \
+    echo "!! (browser tests need chromium; PDF reports need Pango and fonts-noto-cjk)"; \
+  }
+endef
 
-test-deps:
+# What the app itself needs to print quarter reports as PDF (WeasyPrint): Pango/HarfBuzz, and
+# fonts with Chinese glyphs (Noto CJK) and Latin ones (DejaVu). `make run` and `make test` both.
+pdf-deps:
 	@missing=""; \
-	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v fc-list >/dev/null 2>&1 || missing="$$missing fontconfig"; \
 	  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	  fc-list 2>/dev/null | grep -qi "DejaVu Sans" || missing="$$missing fonts-dejavu-core"; \
+	  ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"; \
+	  $(APT_INSTALL)
+
+# --- test -------------------------------------------------------------------------------------
+# What the suite needs besides pdf-deps: Chromium for the browser tests; poppler-utils (to read
+# the PDFs back); gettext (xgettext: the catalogue test checks every string of the source is
+# translated); npm. axe-core, the accessibility engine tests/browser/test_a11y.py injects, comes
+# from the npm registry into var/npm (git-ignored), pinned, installed only when that version is
+# missing; npm itself comes from Debian when absent. Without npm the accessibility test is skipped.
+AXE_CORE_VERSION := 4.14.1
+
+test-deps: pdf-deps
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	  command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	  command -v xgettext >/dev/null 2>&1 || missing="$$missing gettext"; \
-	  ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"; \
-	  if [ -z "$$missing" ]; then exit 0; fi; \
-	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
-	  elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
-	  else \
-	    echo "!! cannot install$$missing: not root and sudo is not available."; \
-	    echo "!! Install the Debian packages by hand: apt-get install$$missing"; \
-	    echo "!! (browser tests need chromium; Chinese PDF reports need fonts-noto-cjk)"; \
-	    exit 0; \
-	  fi; \
-	  echo "==> installing Debian packages:$$missing"; \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || { \
-	    echo "!! apt-get could not install$$missing; install them by hand."; \
-	    echo "!! (browser tests need chromium; Chinese PDF reports need fonts-noto-cjk)"; \
-	  }
+	  $(APT_INSTALL)
 	@grep -qs '"version": "$(AXE_CORE_VERSION)"' $(VAR_DIR)/npm/node_modules/axe-core/package.json && exit 0; \
 	  if ! command -v npm >/dev/null 2>&1; then \
 	    echo "!! npm is not installed: tests/browser/test_a11y.py (axe-core) will be skipped"; \
