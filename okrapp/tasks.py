@@ -1,6 +1,7 @@
 """Celery tasks of the tenancy core. Tasks take ids, re-read their rows and are idempotent."""
 
 from celery import shared_task
+from django.conf import settings
 
 from okrapp.mail import send_templated_mail
 from okrapp.models import Invitation
@@ -21,7 +22,12 @@ def send_invitation_email(org_id: int, invitation_id: int) -> bool:
     send_templated_mail(
         to=[invitation.email],
         template="okrapp/mail/invitation",
-        context={"invitation": invitation, "org": org, "url": invitation.url},
+        context={
+            "invitation": invitation,
+            "org": org,
+            "url": invitation.url,
+            "valid_days": settings.INVITATION_VALID_DAYS,
+        },
         language=org.language,
     )
     return True

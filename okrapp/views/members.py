@@ -1,9 +1,11 @@
 """Admin pages for people: the member list, roles and managers, invitations."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from okrapp import services
@@ -100,13 +102,18 @@ def member_invite(request, org_slug):
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
+            days = settings.INVITATION_VALID_DAYS
             messages.success(
                 request,
-                _("Invitation sent to %(email)s. The link is valid for 7 days.")
-                % {"email": invitation.email},
+                ngettext(
+                    "Invitation sent to %(email)s. The link is valid for %(days)d day.",
+                    "Invitation sent to %(email)s. The link is valid for %(days)d days.",
+                    days,
+                )
+                % {"email": invitation.email, "days": days},
             )
             return redirect("member_invite", org_slug=org.slug)
-    context = {"form": form, **_members_context(org)}
+    context = {"form": form, "valid_days": settings.INVITATION_VALID_DAYS, **_members_context(org)}
     return render_page(
         request,
         "okrapp/member_invite.html",

@@ -66,3 +66,36 @@ def test_csrf_is_enforced_on_posts(carol, acme):
         {"full_name": "x", "time_zone": "UTC", "language": "en"},
     )
     assert response.status_code == 403
+
+
+def test_htmx_posts_carry_the_csrf_token_from_the_body_hx_headers(alice, acme, engineering):
+    """base.html puts the token in ``hx-headers`` on ``<body>``; htmx sends it as the
+    ``X-CSRFToken`` header of every request. With the header a POST passes, without 403."""
+    import json
+
+    from django.test import Client
+
+    from okrapp.models import TeamMembership
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice.user, backend="django.contrib.auth.backends.ModelBackend")
+    page = strict.get(
+        reverse("team_detail", kwargs={"org_slug": acme.slug, "team_slug": engineering.slug})
+    )
+    assert page.status_code == 200
+    body_tag = re.search(r"<body\b[^>]*>", page.content.decode()).group(0)
+    headers = json.loads(re.search(r"hx-headers='([^']*)'", body_tag).group(1))
+    token = headers["X-CSRFToken"]
+    assert token and token != "NOTPROVIDED"
+
+    url = reverse("team_member_add", kwargs={"org_slug": acme.slug, "team_slug": engineering.slug})
+    refused = strict.post(url, {"membership": alice.pk}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 403
+    assert not TeamMembership.objects.for_org(acme).filter(membership=alice).exists()
+
+    added = strict.post(
+        url, {"membership": alice.pk}, HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token
+    )
+    assert added.status_code == 200
+    assert "<html" not in added.content.decode()  # the htmx partial
+    assert TeamMembership.objects.for_org(acme).filter(membership=alice).exists()

@@ -49,11 +49,26 @@ def test_healthz_is_503_when_the_database_is_down(client):
     assert response.json()["database"] == {"ok": False, "detail": "OperationalError"}
 
 
+def _row_counts() -> dict[str, int]:
+    """Rows in every table of the three apps: their models, many-to-many tables and
+    django-simple-history's tables (a second run that re-saves a row adds a version)."""
+    from django.apps import apps
+
+    return {
+        model._meta.db_table: model._base_manager.count()
+        for label in ("okrapp", "cycles", "checkins")
+        for model in apps.get_app_config(label).get_models(include_auto_created=True)
+    }
+
+
 def test_seed_demo_is_idempotent_and_prints_logins(settings):
     settings.DEBUG = True
     out = StringIO()
     call_command("seed_demo", stdout=out)
+    first = _row_counts()
+    assert first["okrapp_membership"] and first["cycles_historicalkeyresult"]
     call_command("seed_demo", stdout=StringIO())
+    assert _row_counts() == first
     acme = Organization.objects.get(slug="acme")
     globex = Organization.objects.get(slug="globex")
     assert acme.has_mission_and_vision

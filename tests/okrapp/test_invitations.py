@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -167,6 +168,29 @@ def test_an_expired_link_says_so(client, alice, acme):
 def test_links_are_valid_for_seven_days(alice, acme):
     invitation = services.invitation_create(org=acme, by=alice, email="week@acme.example")
     assert timedelta(days=6, hours=23) < invitation.expires_at - timezone.now() <= timedelta(days=7)
+
+
+@pytest.mark.parametrize(("days", "said"), [(3, "3 days"), (1, "1 day")])
+def test_the_validity_said_in_the_mail_and_pages_follows_the_setting(
+    client, login, invite, alice, acme, days, said
+):
+    """The link's life is ``INVITATION_VALID_DAYS``; the mail, the page and the message say
+    what it is, not a number written into the text."""
+    login(alice)
+    with override_settings(INVITATION_VALID_DAYS=days):
+        page = client.get(reverse("member_invite", kwargs={"org_slug": acme.slug}))
+        response = invite(acme, email="three@acme.example")
+        shown = client.get(response.url).content.decode()  # with the success message
+    assert response.status_code == 302
+    invitation = Invitation.objects.for_org(acme).get(email="three@acme.example")
+    left = invitation.expires_at - timezone.now()
+    assert timedelta(days=days, minutes=-5) < left <= timedelta(days=days)
+    (message,) = mail.outbox
+    html = message.alternatives[0][0]
+    for text in (message.body, html, page.content.decode(), shown):
+        assert re.search(rf"valid for {said}\b", " ".join(text.split())), text
+        assert "7 days" not in text
+    assert f"Invitation sent to three@acme.example. The link is valid for {said}." in shown
 
 
 @pytest.mark.parametrize("token", ["garbage", "eyJpIjoxfQ:abc:def"])

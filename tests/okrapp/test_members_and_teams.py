@@ -72,6 +72,79 @@ def test_deactivating_keeps_the_person_and_their_history(client, login, alice, c
     assert carol.active
 
 
+def test_a_deactivated_persons_okrs_and_history_stay_visible(
+    client, login, alice, bob, carol, acme
+):
+    """Deactivation ends access, not the record: carol's objective, key result and check-in
+    stay in the database and on the pages others read, under her name."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from checkins import services as cadence
+    from checkins.models import CheckIn
+    from cycles import services as okr
+    from cycles.models import KeyResult, Objective
+
+    today = date.today()
+    cycle = okr.cycle_create(
+        org=acme,
+        by=alice,
+        name="This quarter",
+        start_date=today - timedelta(days=30),
+        end_date=today + timedelta(days=60),
+    )
+    for state in ("planning", "active"):
+        cycle = okr.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    objective = okr.objective_create(
+        org=acme, by=carol, cycle=cycle, level=3, owner=carol, title="Calibrate in one step"
+    )
+    kr = okr.key_result_create(
+        org=acme,
+        by=carol,
+        objective=objective,
+        owner=carol,
+        title="Cut calibration time from 40 to 10 minutes",
+        start_value=Decimal(40),
+        target_value=Decimal(10),
+        direction="decrease",
+    )
+    checkin = cadence.checkin_record(
+        org=acme, by=carol, key_result=kr, value=Decimal(31), confidence=6, note="Jig arrived"
+    )
+
+    login(alice)
+    response = client.post(_url("member_deactivate", acme, membership_id=carol.pk))
+    assert response.status_code == 302
+    login(carol)
+    assert client.get(f"/{acme.slug}/").status_code == 404  # access ends at once
+
+    assert Objective.objects.for_org(acme).filter(pk=objective.pk, owner=carol).exists()
+    assert KeyResult.objects.for_org(acme).filter(pk=kr.pk, owner=carol).exists()
+    assert CheckIn.objects.for_org(acme).filter(pk=checkin.pk, recorded_by=carol).exists()
+    assert KeyResult.history.filter(organization_id=acme.pk, id=kr.pk).exists()
+
+    login(bob)  # another member reads them
+    objective_page = client.get(_url("objective_detail", acme, objective_id=objective.pk))
+    assert objective_page.status_code == 200
+    body = objective_page.content.decode()
+    assert "Calibrate in one step" in body and "Owner: Carol Tsai" in body
+    assert "Cut calibration time from 40 to 10 minutes" in body
+    assert "<strong>Carol Tsai</strong>" in body  # the change history names her
+
+    kr_page = client.get(_url("key_result_detail", acme, kr_id=kr.pk))
+    assert kr_page.status_code == 200
+    body = kr_page.content.decode()
+    assert "Cut calibration time from 40 to 10 minutes" in body and "Owner: Carol Tsai" in body
+    entry = body.split(f'id="checkin-{checkin.pk}"', 1)[1].split("</li>", 1)[0]
+    assert "Jig arrived" in entry and "Carol Tsai" in entry  # her check-in, by her
+    assert "<strong>Carol Tsai</strong>" in body
+
+    tree = client.get(_url("alignment_tree", acme, cycle_id=cycle.pk))
+    assert tree.status_code == 200
+    node = tree.content.decode().split(f'id="okr-{objective.pk}"', 1)[1].split("</li>", 1)[0]
+    assert "Calibrate in one step" in node and "Carol Tsai" in node
+
+
 def test_deactivate_needs_post(client, login, alice, carol, acme):
     login(alice)
     assert client.get(_url("member_deactivate", acme, membership_id=carol.pk)).status_code == 405

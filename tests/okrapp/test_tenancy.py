@@ -1,6 +1,7 @@
 """The tenancy rules of DESIGN.md: scoped reads, 404 for outsiders, 403 for wrong roles,
 and the database refusing a row that links two organisations."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -61,8 +62,69 @@ def test_framework_internals_use_the_unscoped_manager_and_app_code_the_scoped_on
             assert isinstance(model.objects.all(), TenantQuerySet), model
 
 
+#: Keyword arguments that scope a query to one organisation.
+_ORG_FILTERS = {"organization", "organization_id"}
+
+
+def _unscoped_history_queries(source: str) -> list[int]:
+    """Lines of ``….history.<method>(…)`` chains with no ``organization_id=`` filter.
+
+    django-simple-history's ``history`` manager is a plain manager: ``for_org`` does not
+    guard it, so a query through it must name the organisation itself (a check-in's history
+    read by the ids of a list is "ids within this organisation" only with it). The filter
+    counts anywhere in the chain that starts at ``history``; ``….history.model`` (the
+    historical class, not a query) is not a query.
+    """
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    lines = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "history"
+            and node.attr != "model"
+        ):
+            continue
+        link, scoped = node, False
+        while True:
+            parent = parents.get(link)
+            if isinstance(parent, ast.Call) and parent.func is link:
+                scoped |= any(k.arg in _ORG_FILTERS for k in parent.keywords)
+            elif not (isinstance(parent, ast.Attribute) and parent.value is link):
+                break
+            link = parent
+        if not scoped:
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("source", "flagged"),
+    [
+        ("CheckIn.history.filter(id__in=revised).filter(revision__lt=2)", True),
+        ("h = (\n    CheckIn.history.filter(id__in=ids)\n    .order_by('-history_date')\n)", True),
+        ("kr.history.select_related('history_user')", True),
+        ("KeyResult.history.as_of(when)", True),
+        ("Objective.history.filter(Q(organization_id=org.pk))", True),  # keyword only
+        ("CheckIn.history.filter(organization_id=org.pk, id__in=revised)", False),
+        ("KeyResult.history.filter(id=1).filter(organization=org).first()", False),
+        ("kr.history.filter(organization_id=org.pk).select_related('history_user')", False),
+        ("historical = model.history.model", False),
+        ("if figures.history: points = figures.history", False),
+        ("record.history_user.full_name", False),
+    ],
+)
+def test_the_history_check_flags_queries_without_the_organisation(source, flagged):
+    assert bool(_unscoped_history_queries(source)) is flagged
+
+
 def test_app_code_does_not_bypass_the_scope():
-    """``all_tenants`` is for framework internals; app code reads through ``for_org``."""
+    """``all_tenants`` is for framework internals; app code reads through ``for_org``, and
+    reads history (not guarded by ``for_org``) with ``organization_id=`` in the query.
+
+    Related managers (``kr.checkins``) are allowed: they start from a row already read
+    inside its organisation (a static check cannot tell them from other attributes)."""
     allowed = {
         "okrapp/tenancy.py",  # defines it; resolves the membership the URL names
         "okrapp/services.py",  # an invitation link is opened by someone not yet a member
@@ -71,10 +133,14 @@ def test_app_code_does_not_bypass_the_scope():
     for app in ("okrapp", "cycles", "checkins"):
         for path in (ROOT / app).rglob("*.py"):
             rel = path.relative_to(ROOT).as_posix()
-            if "/migrations/" in rel or rel in allowed:
+            if "/migrations/" in rel:
                 continue
-            if re.search(r"\ball_tenants\b|_default_manager|_base_manager", path.read_text()):
+            source = path.read_text()
+            if rel not in allowed and re.search(
+                r"\ball_tenants\b|_default_manager|_base_manager", source
+            ):
                 offenders.append(rel)
+            offenders += [f"{rel}:{line} (history)" for line in _unscoped_history_queries(source)]
     assert offenders == []
 
 
@@ -172,9 +238,31 @@ def acme_ids(acme, alice, bob, carol, engineering):
     }
 
 
+def _org_rows(org) -> dict[str, list[dict]]:
+    """Every row the organisation owns, by table: the tenant models' and their history's
+    (every model of the three apps with an organisation column), and the organisation's own."""
+    from django.apps import apps
+
+    from okrapp.models import Organization
+
+    rows = {"okrapp.Organization": list(Organization.objects.filter(pk=org.pk).values())}
+    for label in ("okrapp", "cycles", "checkins"):
+        for model in apps.get_app_config(label).get_models(include_auto_created=True):
+            if any(f.attname == "organization_id" for f in model._meta.concrete_fields):
+                rows[model._meta.label] = list(
+                    model._base_manager.filter(organization_id=org.pk).order_by("pk").values()
+                )
+    return rows
+
+
 def test_every_tenant_url_is_404_for_a_member_of_another_organisation(
-    client, login, mallory, acme_ids
+    client, login, mallory, acme, acme_ids
 ):
+    before = _org_rows(acme)
+    for label in ("Membership", "Invitation", "Team", "TeamMembership"):
+        assert before[f"okrapp.{label}"], label  # the snapshot would prove nothing empty
+    for label in ("cycles.Objective", "cycles.KeyResult", "checkins.CheckIn", "checkins.Comment"):
+        assert before[label], label
     login(mallory)
     urls = [_fill(route, acme_ids) for route, _ in _tenant_patterns()]
     assert len(urls) >= 15
@@ -186,8 +274,10 @@ def test_every_tenant_url_is_404_for_a_member_of_another_organisation(
     wrong = {key: status for key, status in answers.items() if status != 404}
     print(f"outsider walk: {len(answers)} requests over {len(urls)} tenant URLs")
     assert wrong == {}
-    # Nothing was changed by the POSTs.
-    assert Membership.objects.for_org(acme_ids["org_slug"] and mallory.organization).count() == 1
+    # Nothing of Acme's was added, changed or removed by the POSTs.
+    after = _org_rows(acme)
+    assert {k: len(v) for k, v in after.items()} == {k: len(v) for k, v in before.items()}
+    assert after == before
 
 
 def test_every_tenant_url_sends_anonymous_visitors_to_login(client, acme_ids):
