@@ -49,6 +49,7 @@ from checkins.models import (
     ReportStage,
     ReportStatus,
 )
+from cycles import services as okr_services
 from cycles.models import (
     Alignment,
     Cycle,
@@ -80,7 +81,8 @@ SECTIONS: list[tuple[str, type[models.Model], tuple[str, ...]]] = [
     ("cycles", Cycle, ()),
     ("cycle_pilot_teams", CyclePilotTeam, ()),
     ("cycle_transitions", CycleTransition, ()),
-    ("objectives", Objective, ()),
+    # The aligned figures are worked out from the rows on import, not copied.
+    ("objectives", Objective, ("aligned_progress", "aligned_total", "aligned_count")),
     ("alignments", Alignment, ()),
     ("reviews", Review, ()),
     ("key_results", KeyResult, ()),
@@ -255,6 +257,7 @@ def import_archive(*, org: Organization, by: Membership, archive: dict) -> dict[
             rows = archive.get(section) or []
             counts[section] = len(rows)
             _import_section(org, by, model, skip, rows, ids)
+        okr_services.objectives_rollup_organisation(org.pk)
         reports = archive.get("reports") or []
         if not isinstance(reports, list):
             raise TypeError("section reports is not a list")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from checkins.models import CheckIn
 from checkins.services import current_week
 from cycles import scoring
+from cycles import services as okr_services
 from cycles.models import (
     Alignment,
     Cycle,
@@ -244,6 +245,7 @@ def build(
     for objective in objectives:
         objective.progress = scoring.objective_progress(progress_of.get(objective.pk, []))
     Objective.objects.for_org(org).bulk_update(objectives, ["progress"], batch_size=2000)
+    okr_services.objectives_rollup_organisation(org.pk)
     if scores:
         KeyResultScore.objects.bulk_create(
             [

@@ -57,8 +57,8 @@ from okrapp.api import (
     error_responses,
 )
 from okrapp.models import Membership, Team
+from okrapp.rows import MAX_ID
 
-MAX_ID = 2**63 - 1
 VERSION_REQUIRED = _("Send the version you read, so a newer change is not overwritten.")
 PROGRESS = {"max_digits": 12, "decimal_places": 4}
 
@@ -88,6 +88,28 @@ def id_filter(help_text: str) -> serializers.IntegerField:
     )
 
 
+def team_filter(help_text: str = "Team id or team address (slug).") -> serializers.SlugField:
+    """A team by id or address; an unknown one matches nothing (an empty list)."""
+    return serializers.SlugField(required=False, max_length=60, help_text=help_text)
+
+
+def objective_filters(params: dict, prefix: str = "") -> Q:
+    """The ``cycle``, ``team`` and ``level`` filters of a list, on the objective reached
+    through ``prefix`` (``""``: the objectives themselves)."""
+    match = Q()
+    if "cycle" in params:
+        match &= Q(**{f"{prefix}cycle_id": params["cycle"]})
+    if "team" in params:
+        team = params["team"]
+        by_team = Q(**{f"{prefix}team__slug": team})
+        if team.isascii() and team.isdigit() and int(team) <= MAX_ID:
+            by_team |= Q(**{f"{prefix}team_id": int(team)})
+        match &= by_team
+    if "level" in params:
+        match &= Q(**{f"{prefix}level": params["level"]})
+    return match
+
+
 def value_field(**kwargs) -> serializers.DecimalField:
     return serializers.DecimalField(**VALUE_FIELD, required=False, allow_null=True, **kwargs)
 
@@ -109,11 +131,10 @@ def _expected_progress(cycle: Cycle, context: dict) -> Decimal | None:
 
 
 def _progress_status(progress, cycle: Cycle, context: dict) -> str | None:
-    """On track / at risk / behind; only once the cycle runs (nothing is expected before)."""
-    if progress is None or cycle.state in (CycleState.DRAFT, CycleState.PLANNING):
-        return None
+    """On track / at risk / behind by the calendar, as the pages say it."""
     expected = _expected_progress(cycle, context)
-    return None if expected is None else scoring.status(progress, expected).value
+    track = None if expected is None else scoring.progress_status(progress, expected)
+    return None if track is None else track.value
 
 
 PROGRESS_STATUS_FIELD = serializers.ChoiceField(
@@ -129,8 +150,9 @@ class ProgressFieldsMixin(serializers.Serializer):
         help_text="Elapsed share of the cycle today (organisation's time zone), 0..1."
     )
     progress_status = serializers.SerializerMethodField(
-        help_text="on_track, at_risk or behind against expected progress; null before the "
-        "cycle is active or without key results."
+        help_text="on_track, at_risk or behind against expected progress (by date, whatever "
+        "the cycle's state: before it starts nothing is expected, so on_track); null "
+        "without key results."
     )
 
     def cycle_of(self, obj) -> Cycle:
@@ -334,6 +356,20 @@ class ObjectiveSerializer(ProgressFieldsMixin, serializers.ModelSerializer):
     progress_capped = serializers.DecimalField(
         **PROGRESS, source="capped_progress", read_only=True, allow_null=True
     )
+    # Private contributors count in it (a number, nothing of their content); a private
+    # objective the caller may not read is blanked whole, this figure with the rest.
+    aligned_progress = serializers.DecimalField(
+        **PROGRESS,
+        read_only=True,
+        allow_null=True,
+        help_text="Mean progress of the objectives aligned to this one, at every level "
+        "below it (each counted once; archived ones and ones without key results left "
+        "out); null when none counts. Not part of progress, which comes from the "
+        "objective's own key results.",
+    )
+    aligned_count = serializers.IntegerField(
+        read_only=True, help_text="How many objectives aligned_progress is the mean of."
+    )
 
     class Meta:
         model = Objective
@@ -341,8 +377,8 @@ class ObjectiveSerializer(ProgressFieldsMixin, serializers.ModelSerializer):
             "id", "cycle", "title", "description", "why_it_matters", "mission_link", "level",
             "team", "team_name", "owner", "owner_name", "type", "visibility", "status",
             "review_status", "aligned_to", "carried_from", "key_results", "progress",
-            "progress_capped", "expected_progress", "progress_status", "version",
-            "created_at", "updated_at",
+            "progress_capped", "expected_progress", "progress_status", "aligned_progress",
+            "aligned_count", "version", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -432,9 +468,7 @@ class ObjectiveUpdateSerializer(ObjectiveFieldsSerializer):
 
 class ObjectiveFilterSerializer(serializers.Serializer):
     cycle = id_filter("Cycle id.")
-    team = serializers.SlugField(
-        required=False, max_length=60, help_text="Team id or team address (slug)."
-    )
+    team = team_filter()
     owner = id_filter("Membership id of the owner.")
     level = LevelField(required=False)
     status = serializers.ChoiceField(choices=ObjectiveStatus.choices, required=False)
@@ -513,18 +547,9 @@ class ObjectiveViewSet(
 
     @staticmethod
     def _filter(queryset, params: dict):
-        if "cycle" in params:
-            queryset = queryset.filter(cycle_id=params["cycle"])
-        if "team" in params:
-            team = params["team"]
-            match = Q(team__slug=team)
-            if team.isdigit() and int(team) <= MAX_ID:
-                match |= Q(team_id=int(team))
-            queryset = queryset.filter(match)
+        queryset = queryset.filter(objective_filters(params))
         if "owner" in params:
             queryset = queryset.filter(owner_id=params["owner"])
-        if "level" in params:
-            queryset = queryset.filter(level=params["level"])
         if "status" in params:
             queryset = queryset.filter(status=params["status"])
         return queryset
@@ -633,7 +658,9 @@ class KeyResultUpdateSerializer(KeyResultFieldsSerializer):
 class KeyResultFilterSerializer(serializers.Serializer):
     cycle = id_filter("Cycle id.")
     objective = id_filter("Objective id.")
-    owner = id_filter("Membership id of the owner.")
+    team = team_filter("Team id or team address (slug) of the key result's objective.")
+    owner = id_filter("Membership id of the key result's owner.")
+    level = LevelField(required=False, help_text="Level of the key result's objective.")
 
 
 KR_WRITE_ERRORS = error_responses(*WRITE_ERRORS)
@@ -686,8 +713,7 @@ class KeyResultViewSet(
         if self.action != "list":
             return queryset.with_objective()
         params = self.filter_params(KeyResultFilterSerializer)
-        if "cycle" in params:
-            queryset = queryset.filter(objective__cycle_id=params["cycle"])
+        queryset = queryset.filter(objective_filters(params, "objective__"))
         if "objective" in params:
             queryset = queryset.filter(objective_id=params["objective"])
         if "owner" in params:
@@ -764,7 +790,11 @@ class InitiativeCreateSerializer(InitiativeFieldsSerializer):
 
 
 class InitiativeFilterSerializer(serializers.Serializer):
+    cycle = id_filter("Cycle id.")
     key_result = id_filter("Key result id.")
+    team = team_filter("Team id or team address (slug) of the key result's objective.")
+    owner = id_filter("Membership id of the initiative's owner.")
+    level = LevelField(required=False, help_text="Level of the key result's objective.")
     status = serializers.ChoiceField(choices=InitiativeStatus.choices, required=False)
 
 
@@ -815,6 +845,9 @@ class InitiativeViewSet(
             queryset = queryset.filter(key_result__objective__in=_visible_objectives(self))
         if self.action == "list":
             params = self.filter_params(InitiativeFilterSerializer)
+            queryset = queryset.filter(objective_filters(params, "key_result__objective__"))
+            if "owner" in params:
+                queryset = queryset.filter(owner_id=params["owner"])
             if "key_result" in params:
                 queryset = queryset.filter(key_result_id=params["key_result"])
             if "status" in params:

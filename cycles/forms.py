@@ -23,6 +23,7 @@ from cycles.models import (
     ReviewDecision,
     Visibility,
 )
+from okrapp.forms import IdChoiceField, IdMultipleChoiceField
 from okrapp.models import Membership, Organization, Team, TeamMembership
 
 
@@ -41,7 +42,7 @@ def _people(org: Organization, keep: int | None = None):
     return Membership.objects.for_org(org).filter(active).with_user().ordered()
 
 
-def _person_field(field: forms.ModelChoiceField) -> None:
+def _person_field(field: IdChoiceField) -> None:
     field.label_from_instance = lambda m: m.display_name
 
 
@@ -62,7 +63,11 @@ class CycleForm(forms.Form):
         label=_("Scoring deadline"),
         required=False,
         widget=DateInput,
-        help_text=_("When owners should have scored their key results, after the cycle ends."),
+        help_text=_(
+            "When owners should have scored their key results, after the cycle ends. Scoring "
+            "closes by itself once that day is over in the organisation's time zone, and the "
+            "quarter's report is built."
+        ),
     )
     is_pilot = forms.BooleanField(
         label=_("Pilot with chosen teams only"),
@@ -71,7 +76,7 @@ class CycleForm(forms.Form):
             "Everyone sees the OKRs; only the pilot teams get reminders and scoring requests."
         ),
     )
-    pilot_teams = forms.ModelMultipleChoiceField(
+    pilot_teams = IdMultipleChoiceField(
         label=_("Pilot teams"),
         queryset=Team.objects.none(),
         required=False,
@@ -101,7 +106,7 @@ class GenerateQuartersForm(forms.Form):
 
 
 class CarryOverForm(forms.Form):
-    from_cycle = forms.ModelChoiceField(
+    from_cycle = IdChoiceField(
         label=_("Copy unfinished key results from"),
         queryset=Cycle.objects.none(),
         empty_label=_("Choose a cycle"),
@@ -135,14 +140,14 @@ class ObjectiveForm(VersionedForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Company objectives say which part of the mission they serve."),
     )
-    team = forms.ModelChoiceField(
+    team = IdChoiceField(
         label=_("Team"),
         queryset=Team.objects.none(),
         required=False,
         empty_label=_("No team"),
         help_text=_("Required for team objectives."),
     )
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=Membership.objects.none())
+    owner = IdChoiceField(label=_("Owner"), queryset=Membership.objects.none())
     type = forms.ChoiceField(
         label=_("Type"),
         choices=ObjectiveType.choices,
@@ -151,10 +156,12 @@ class ObjectiveForm(VersionedForm):
     visibility = forms.ChoiceField(
         label=_("Visibility"),
         choices=Visibility.choices,
-        help_text=_("Private: only the owner, the team's managers and admins can read it."),
+        help_text=_(
+            "Private: only the owner, the managers of the objective's team and admins can read it."
+        ),
     )
     status = forms.ChoiceField(label=_("Status"), choices=ObjectiveStatus.choices)
-    aligned_to = forms.ModelMultipleChoiceField(
+    aligned_to = IdMultipleChoiceField(
         label=_("Contributes to"),
         queryset=Objective.objects.none(),
         required=False,
@@ -237,7 +244,7 @@ class KeyResultForm(VersionedForm):
         max_length=200,
         help_text=_("An outcome with a number: “Grow weekly active workshops from 40 to 90”."),
     )
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=Membership.objects.none())
+    owner = IdChoiceField(label=_("Owner"), queryset=Membership.objects.none())
     kind = forms.ChoiceField(label=_("Kind"), choices=Kind.choices)
     currency = forms.CharField(
         label=_("Currency"),
@@ -366,7 +373,7 @@ class InitiativeForm(forms.Form):
     way the owner must be an active member of the organisation."""
 
     title = forms.CharField(label=_("Initiative"), max_length=200)
-    owner = forms.ModelChoiceField(
+    owner = IdChoiceField(
         label=_("Owner"),
         queryset=Membership.objects.none(),
         required=False,

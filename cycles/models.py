@@ -6,8 +6,8 @@ reads them in sets. Writes go through ``cycles.services``.
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -50,6 +50,11 @@ CYCLE_TRANSITIONS: dict[str, tuple[str, ...]] = {
 class CycleQuerySet(TenantQuerySet):
     def active(self):
         return self.filter(state=CycleState.ACTIVE)
+
+    def past_scoring_deadline(self, org, now: datetime):
+        """In scoring, with a scoring deadline whose day has ended on ``org``'s clock."""
+        today = timezone.localtime(now, org.zoneinfo).date()
+        return self.filter(state=CycleState.SCORING, scoring_deadline__lt=today)
 
     def current_first(self):
         """Active first, then planning, scoring, draft; newest first within each."""
@@ -142,12 +147,17 @@ class CyclePilotTeam(TenantModel):
 
 
 class CycleTransition(TenantModel):
-    """Who moved a cycle from one state to the next, and when."""
+    """Who moved a cycle from one state to the next, and when.
+
+    ``by`` is empty when the system made the move (``by_deadline``: scoring closed at the
+    scoring deadline) or when the person who made it has been removed since.
+    """
 
     cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="transitions")
     from_state = models.CharField(max_length=10, choices=CycleState.choices)
     to_state = models.CharField(max_length=10, choices=CycleState.choices)
     by = models.ForeignKey(Membership, null=True, on_delete=models.SET_NULL, related_name="+")
+    by_deadline = models.BooleanField(default=False)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta(TenantModel.Meta):
@@ -198,15 +208,12 @@ class ObjectiveQuerySet(TenantQuerySet):
         return self.select_related("owner__user", "team", "cycle")
 
     def visible_to(self, membership: Membership, managed_team_ids: set[int]):
-        """Rows whose content ``membership`` may read (private ones only for the few)."""
-        if membership.is_admin:
-            return self
-        return self.filter(
-            Q(visibility=Visibility.PUBLIC)
-            | Q(owner=membership)
-            | Q(owner__manager=membership)
-            | Q(team_id__in=managed_team_ids)
-        )
+        """Rows whose content ``membership`` may read (private ones only for the few):
+        ``permissions.can_read_objective`` in SQL."""
+        from cycles.permissions import readable_objectives_q
+
+        readable = readable_objectives_q(membership, managed_team_ids=managed_team_ids)
+        return self if readable is None else self.filter(readable)
 
 
 class Objective(TenantModel):
@@ -267,11 +274,30 @@ class Objective(TenantModel):
     )
     # Weighted mean of the KRs' capped progress (cycles.scoring), kept current by services.
     progress = models.DecimalField(null=True, blank=True, **PROGRESS_FIELD)
+    # Another figure, not this objective's own: how the objectives aligned to it are doing,
+    # at every level below it (cycles.scoring.aligned_progress): the mean of their stored
+    # progress, None when none counts. ``aligned_count`` is how many count and
+    # ``aligned_total`` their progress summed in ten-thousandths (progress has 4 places), so
+    # that a check-in moves the figure by an exact increment on every database. All three
+    # kept current by cycles.services.objective_rollup_ancestors.
+    aligned_progress = models.DecimalField(
+        _("aligned progress"), null=True, blank=True, editable=False, **PROGRESS_FIELD
+    )
+    aligned_total = models.BigIntegerField(default=0, editable=False)
+    aligned_count = models.PositiveIntegerField(default=0, editable=False)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["progress", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "progress",
+            "aligned_progress",
+            "aligned_total",
+            "aligned_count",
+            "updated_at",
+        ]
+    )
     objects = ObjectiveQuerySet.as_manager()
 
     class Meta(TenantModel.Meta):
@@ -307,12 +333,24 @@ class Objective(TenantModel):
     def capped_progress(self) -> Decimal | None:
         return None if self.progress is None else scoring.capped(self.progress)
 
+    @property
+    def aligned_contribution(self) -> tuple[int, int]:
+        """What this objective adds to ``aligned_total`` and ``aligned_count`` of each
+        objective it contributes to: its progress in ten-thousandths and 1, or nothing when
+        it is archived or has no key results (``scoring.aligned_progress``)."""
+        if self.progress is None or self.status == ObjectiveStatus.ARCHIVED:
+            return (0, 0)
+        return (int(self.progress.scaleb(4).to_integral_value(ROUND_HALF_UP)), 1)
+
 
 class Alignment(TenantModel):
     """``child`` contributes to ``parent`` (a higher-level objective of the same cycle)."""
 
     child = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="up_links")
     parent = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="down_links")
+
+    # Links added and removed, for the objective's change history ("contributes to").
+    history = HistoricalRecords()
 
     class Meta(TenantModel.Meta):
         constraints = [

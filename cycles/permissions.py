@@ -8,12 +8,19 @@
 | cycles                                   | -      | -                   | -          | admin |
 
 "Manager of the team" means a lead of the team or of a team above it (``managed_team_ids``).
-A person's direct manager may also edit that person's individual OKRs.
+A person's direct manager may also edit that person's public individual OKRs.
+
+A private objective is read (and so edited) only by its owner, the managers of its team
+(the objective's own team: one without a team has none) and admins, as the OKR core issue
+says: not by the owner's direct manager as such, who may lead no team of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from django.db.models import Q
 
 from okrapp.models import Membership
 
@@ -30,16 +37,32 @@ def can_review(m: Membership) -> bool:
 
 
 def can_read_objective(m: Membership, objective: Objective) -> bool:
-    """Private objectives: their owner, the owner's manager, the team's managers and admins.
+    """Private objectives: their owner, the managers of the objective's team and admins.
 
-    (Whoever may edit an objective may read it: a person's manager edits their individual
-    objectives.) Only a private objective dereferences its owner, so lists stay cheap.
+    Reads no related row (the owner's id, the team's id), so lists stay cheap.
+    :func:`readable_objectives_q` is the same rule in SQL.
     """
     if not objective.is_private or m.is_admin or objective.owner_id == m.pk:
         return True
-    if objective.team_id is not None and objective.team_id in m.managed_team_ids:
-        return True
-    return objective.owner.manager_id == m.pk
+    return objective.team_id is not None and objective.team_id in m.managed_team_ids
+
+
+def readable_objectives_q(
+    m: Membership, prefix: str = "", managed_team_ids: Iterable[int] | None = None
+) -> Q | None:
+    """:func:`can_read_objective` as a filter on the objectives at ``prefix`` (e.g.
+    ``"key_result__objective__"``); None for an admin, who reads everything."""
+    from cycles.models import Visibility
+
+    if m.is_admin:
+        return None
+    if managed_team_ids is None:
+        managed_team_ids = m.managed_team_ids
+    return (
+        Q(**{f"{prefix}visibility": Visibility.PUBLIC})
+        | Q(**{f"{prefix}owner": m})
+        | Q(**{f"{prefix}team_id__in": managed_team_ids})
+    )
 
 
 def manages_person(
@@ -73,7 +96,7 @@ def can_edit_objective(m: Membership, objective: Objective) -> bool:
         return False
     if objective.team_id is not None and objective.team_id in m.managed_team_ids:
         return True
-    if objective.level == Level.INDIVIDUAL:
+    if objective.level == Level.INDIVIDUAL and not objective.is_private:
         owner = objective.owner
         return manages_person(m, owner.pk, owner.manager_id, owner.team_ids)
     return False

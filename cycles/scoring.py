@@ -22,7 +22,7 @@ Conventions used throughout:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -36,7 +36,9 @@ __all__ = [
     "Kind",
     "ScoreBand",
     "Status",
+    "aligned_progress",
     "capped",
+    "contributors",
     "expected_progress",
     "expected_score",
     "met_expectation",
@@ -286,6 +288,68 @@ def objective_progress(
         return _q(weighted_sum / total_weight)
 
 
+# --- alignment roll-up ------------------------------------------------------------------------
+
+
+def contributors(objective_id: int, links: Iterable[tuple[int, int]]) -> frozenset[int]:
+    """Every objective that contributes to ``objective_id``, directly or through others.
+
+    ``links`` are the alignment links as ``(child, parent)`` pairs ("child contributes to
+    parent"). The result is every objective reached downward from ``objective_id``, each
+    once however many paths lead to it (an individual objective aligned to two team
+    objectives of one company objective counts once for the company objective), and never
+    ``objective_id`` itself (the services refuse loops; one in the data is cut where it
+    closes).
+    """
+    below: dict[int, list[int]] = {}
+    for child, parent in links:
+        below.setdefault(parent, []).append(child)
+    seen: set[int] = set()
+    stack = [objective_id]
+    while stack:
+        for child in below.get(stack.pop(), ()):
+            if child not in seen and child != objective_id:
+                seen.add(child)
+                stack.append(child)
+    return frozenset(seen)
+
+
+def aligned_progress(
+    objective_id: int,
+    links: Iterable[tuple[int, int]],
+    progress: Mapping[int, Decimal | int | str | None],
+    archived: Collection[int] = frozenset(),
+) -> Decimal | None:
+    """Mean progress of the objectives aligned to ``objective_id``, at every level below it.
+
+    A figure of its own beside the objective's progress (which stays the weighted mean of
+    its *own* key results, :func:`objective_progress`): how the objectives that contribute
+    to it are doing. It is the plain mean of the stored progress of each of its
+    :func:`contributors` (each counted once; ``links`` as there) that is
+
+    * not archived (``archived`` holds their ids; what lies below an archived objective
+      still counts, through it), and
+    * has progress: ``progress`` maps an objective's id to its stored progress; ``None``
+      or no entry (an objective without key results: no progress to speak of) is left out
+      rather than counted as 0, as SQL's ``AVG`` leaves out NULL.
+
+    Quantized to 4 places (ROUND_HALF_UP). ``None`` when nothing is counted: nothing
+    aligns to the objective, or only archived objectives and ones without key results do.
+    Each figure is an objective's progress, a mean of capped key result progress, so it
+    lies in 0..1 and so does the result. The services keep ``Objective.aligned_progress``
+    equal to this with one SQL statement (``cycles.services.objective_rollup_ancestors``).
+    """
+    figures = []
+    for contributor in contributors(objective_id, links):
+        value = progress.get(contributor)
+        if value is not None and contributor not in archived:
+            figures.append(_dec(value, "progress"))
+    if not figures:
+        return None
+    with localcontext(prec=_PRECISION):
+        return _q(sum(figures, _ZERO) / len(figures))
+
+
 # --- calendar ---------------------------------------------------------------------------------
 
 
@@ -335,6 +399,16 @@ def status(progress: Decimal | int | str, expected: Decimal | int | str) -> Stat
         if progress_d >= AT_RISK_RATIO * expected_d:
             return Status.AT_RISK
     return Status.BEHIND
+
+
+def progress_status(
+    progress: Decimal | int | str | None, expected: Decimal | int | str
+) -> Status | None:
+    """:func:`status` of an objective or key result, None while it has no progress (an
+    objective without key results). The calendar alone decides, whatever state the cycle
+    is in: before it starts nothing is expected (0), so anything is on track. The pages and
+    the API both ask this."""
+    return None if progress is None else status(progress, expected)
 
 
 # --- end-of-quarter scoring -------------------------------------------------------------------

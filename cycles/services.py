@@ -10,17 +10,19 @@ transaction and raises ``ValidationError`` with a message a person can act on, o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
-from cycles import permissions, scoring
+from cycles import permissions, rollup, scoring
 from cycles.models import (
     Alignment,
     Cycle,
@@ -163,16 +165,36 @@ def cycle_create(
 
 @transaction.atomic
 def cycle_generate_quarters(*, org: Organization, by: Membership, fiscal_year: int) -> list[Cycle]:
-    """Draft cycles for Q1 to Q4 of a fiscal year; quarters that exist already are skipped."""
+    """Draft cycles for Q1 to Q4 of a fiscal year; quarters that exist already are skipped.
+
+    A quarter exists when a cycle has its dates: its name is in the language of whoever
+    generated it, so the same quarter asked for in another language has another name.
+    """
     page_cache.bump(org)  # the company view and the tree show this
     _require(permissions.can_manage_cycles(by))
     if not 2000 <= fiscal_year <= 2100:
         raise ValidationError({"fiscal_year": _("Choose a year between 2000 and 2100.")})
-    existing = set(Cycle.objects.for_org(org).values_list("name", flat=True))
+    cycles = list(Cycle.objects.for_org(org).values_list("name", "start_date", "end_date"))
+    existing = {(start, end) for _name, start, end in cycles}
+    names = {name for name, _start, _end in cycles}
+    missing = [
+        quarter
+        for quarter in fiscal_quarters(fiscal_year, org.fiscal_year_start_month)
+        if (quarter.start, quarter.end) not in existing
+    ]
+    taken = [quarter.name for quarter in missing if quarter.name in names]
+    if taken:
+        raise ValidationError(
+            {
+                "fiscal_year": _(
+                    "A cycle called “%(name)s” already exists with other dates. Rename it, "
+                    "then generate the quarters again."
+                )
+                % {"name": taken[0]}
+            }
+        )
     created = []
-    for quarter in fiscal_quarters(fiscal_year, org.fiscal_year_start_month):
-        if quarter.name in existing:
-            continue
+    for quarter in missing:
         created.append(
             Cycle.objects.create(
                 organization=org, name=quarter.name, start_date=quarter.start, end_date=quarter.end
@@ -236,6 +258,47 @@ def cycle_transition(*, org: Organization, by: Membership, cycle: Cycle, to_stat
                 % {"other": other.name, "cycle": cycle.name},
                 code="another_active",
             )
+    return _move(org, cycle, to_state, by=by)
+
+
+@transaction.atomic
+def cycle_close_at_deadline(
+    *, org: Organization, cycle: Cycle, now: datetime | None = None
+) -> Cycle | None:
+    """Close scoring of ``cycle`` once its scoring deadline day has ended on the
+    organisation's clock (``now``: this moment), as closing by an admin does: the move is
+    recorded (by nobody, "at the scoring deadline") and the same signal has the report
+    built. None when there is nothing to do: not yet, no deadline, closed already (an admin,
+    or a tick that ran first), or reopened for check-ins.
+
+    The cycle is locked FOR UPDATE as ``cycle_transition`` locks it, so a tick waits for a
+    move in flight (and for writes holding the cycle open, :func:`hold_cycle_state`); the
+    locking read re-checks its conditions on the newest row, so a second tick that waited
+    finds the cycle closed and does nothing.
+    """
+    cycle = (
+        Cycle.objects.for_org(org)
+        .past_scoring_deadline(org, now or timezone.now())
+        .select_for_update()
+        .filter(pk=cycle.pk)
+        .first()
+    )
+    if cycle is None:
+        return None
+    page_cache.bump(org)  # the company view and the tree show this
+    return _move(org, cycle, CycleState.CLOSED, by=None, by_deadline=True)
+
+
+def _move(
+    org: Organization,
+    cycle: Cycle,
+    to_state: str,
+    *,
+    by: Membership | None,
+    by_deadline: bool = False,
+) -> Cycle:
+    """Save the locked ``cycle`` in ``to_state``, record the move and announce it."""
+    from_state = cycle.state
     cycle.state = to_state
     try:
         with transaction.atomic():
@@ -245,7 +308,12 @@ def cycle_transition(*, org: Organization, by: Membership, cycle: Cycle, to_stat
             _("Another cycle was activated a moment ago; reload the page."), code="another_active"
         ) from exc
     CycleTransition.objects.create(
-        organization=org, cycle=cycle, from_state=from_state, to_state=to_state, by=by
+        organization=org,
+        cycle=cycle,
+        from_state=from_state,
+        to_state=to_state,
+        by=by,
+        by_deadline=by_deadline,
     )
     cycle_state_changed.send(
         sender=Cycle, org=org, cycle=cycle, from_state=from_state, to_state=to_state, by=by
@@ -355,6 +423,21 @@ def cycle_carry_over(
 # --- Objectives -----------------------------------------------------------------------------
 
 
+def _keep_readable(by: Membership, objective: Objective) -> None:
+    """Refuse to save a private objective its author could no longer read (a person's
+    direct manager writing for them, with no team they manage): it would vanish for them."""
+    if objective.is_private and not permissions.can_read_objective(by, objective):
+        raise ValidationError(
+            {
+                "visibility": _(
+                    "Only the owner, the managers of its team and admins can read a private "
+                    "objective, and you would not be one of them. Keep it public, or give it "
+                    "a team you manage."
+                )
+            }
+        )
+
+
 def _validate_objective(org: Organization, objective: Objective) -> None:
     errors = {}
     if not objective.title.strip():
@@ -416,9 +499,11 @@ def objective_create(
         mission_link=mission_link.strip(),
     )
     _validate_objective(org, objective)
+    _keep_readable(by, objective)
     objective.full_clean(exclude=["organization", "cycle", "owner", "team", "aligned_to"])
     objective._history_user = by.user
     objective.save()
+    # A new objective has no progress and nothing aligned to it: its links move no figure.
     _set_alignment(org, objective, aligned_to)
     return objective
 
@@ -461,6 +546,7 @@ def objective_update(
     )
     require_same_org(org, fields.get("owner"), fields.get("team"))
     placed = (objective.level, objective.team_id, objective.owner_id)
+    counted = objective.aligned_contribution  # archiving or restoring changes it
     for name, value in fields.items():
         setattr(objective, name, value.strip() if isinstance(value, str) else value)
     if (objective.level, objective.team_id, objective.owner_id) != placed:
@@ -472,17 +558,41 @@ def objective_update(
             )
         )
     _validate_objective(org, objective)
+    _keep_readable(by, objective)
+    if (objective.level, objective.team_id) != placed[:2]:
+        if aligned_to is not None:
+            aligned_to = list(aligned_to)
+        _check_links_after_move(
+            org,
+            by,
+            objective,
+            kept_parent_ids=None if aligned_to is None else {p.pk for p in aligned_to},
+            field="level" if objective.level != placed[0] else "team",
+        )
     objective.full_clean(exclude=["organization", "cycle", "owner", "team", "aligned_to"])
     objective.version += 1
     objective._history_user = by.user
     objective.save()
-    if aligned_to is not None:
-        _set_alignment(org, objective, aligned_to)
+    removed, added = (
+        _set_alignment(org, objective, aligned_to) if aligned_to is not None else (set(), set())
+    )
+    if removed or added:
+        # Its branch left some objectives and joined others: count those afresh.
+        objective_rollup_ancestors(org.pk, objective.pk, former_parent_ids=removed)
+    elif objective.aligned_contribution != counted:
+        now = objective.aligned_contribution
+        objective_rollup_ancestors(
+            org.pk, objective.pk, change=(now[0] - counted[0], now[1] - counted[1])
+        )
     return objective
 
 
-def _set_alignment(org: Organization, objective: Objective, parents: Iterable[Objective]) -> None:
-    """``objective`` contributes to ``parents``: higher level, same cycle, no loops."""
+def _set_alignment(
+    org: Organization, objective: Objective, parents: Iterable[Objective]
+) -> tuple[set[int], set[int]]:
+    """``objective`` contributes to ``parents``: higher level, same cycle, no loops.
+
+    Returns the ids of the parents it stopped contributing to and of those it started to."""
     parents = list(parents)
     require_same_org(org, *parents)
     errors = []
@@ -512,19 +622,87 @@ def _set_alignment(org: Organization, objective: Objective, parents: Iterable[Ob
             errors.append(_("That alignment would make a loop in the tree."))
     if errors:
         raise ValidationError({"aligned_to": errors})
-    Alignment.objects.for_org(org).filter(child=objective).exclude(
-        parent__in=[p.pk for p in parents]
-    ).delete()
     existing = set(
         Alignment.objects.for_org(org).filter(child=objective).values_list("parent_id", flat=True)
     )
-    Alignment.objects.bulk_create(
-        [
-            Alignment(organization=org, child=objective, parent=p)
-            for p in parents
-            if p.pk not in existing
-        ]
+    wanted = {p.pk for p in parents}
+    removed, added = existing - wanted, wanted - existing
+    # Recorded in the links' history as part of the objective's save just made: its editor,
+    # its moment (the objective page shows them as one change).
+    who, when = getattr(objective, "_history_user", None), None
+    if removed or added:
+        history = objective.history.filter(organization_id=org.pk)
+        when = history.values_list("history_date", flat=True).first()
+    if removed:
+        for link in Alignment.objects.for_org(org).filter(child=objective, parent__in=removed):
+            link._history_user, link._history_date = who, when or timezone.now()
+            link.delete()
+    if added:
+        bulk_create_with_history(
+            [Alignment(organization=org, child=objective, parent_id=pk) for pk in sorted(added)],
+            Alignment,
+            default_user=who,
+            default_date=when,
+        )
+    return removed, added
+
+
+def _check_links_after_move(
+    org: Organization,
+    by: Membership,
+    objective: Objective,
+    *,
+    kept_parent_ids: set[int] | None,
+    field: str,
+) -> None:
+    """``objective`` (unsaved) moves to another level or team: the links it keeps must still
+    go upward, each parent above it and each contributor below it, or the move is refused
+    on ``field`` (nothing is saved; the caller keeps what was typed).
+
+    ``kept_parent_ids``: the parents sent with the move (``_set_alignment`` checks those
+    the editor chose; checked here are those already linked, which may include private
+    ones the editor cannot read); None when the links were not sent, so all are kept.
+    Objectives the editor may not read are named "a private objective".
+    """
+    links = list(
+        Alignment.objects.for_org(org)
+        .filter(Q(child=objective) | Q(parent=objective))
+        .select_related("child", "parent")
     )
+    errors = []
+    for link in links:
+        if link.child_id == objective.pk:
+            other, upper, lower = link.parent, link.parent, objective
+            if kept_parent_ids is not None and other.pk not in kept_parent_ids:
+                continue  # unlinked by this very edit
+        else:
+            other, upper, lower = link.child, objective, link.child
+        if _is_above(org, upper, lower):
+            continue
+        title = (
+            other.title if permissions.can_read_objective(by, other) else _("a private objective")
+        )
+        if other is upper:
+            message = _(
+                "This objective contributes to “%(title)s”, which would no longer be above "
+                "it. Remove that link first, or keep the level and team."
+            )
+        else:
+            message = _(
+                "“%(title)s” contributes to this objective, which would no longer be above "
+                "it. That link must be removed first, or keep the level and team."
+            )
+        errors.append(message % {"title": title})
+    if errors:
+        raise ValidationError({field: errors})
+
+
+def _is_above(org: Organization, upper: Objective, lower: Objective) -> bool:
+    """Whether ``lower`` may contribute to ``upper`` as their levels and teams stand: a
+    higher level, or two team objectives, ``upper``'s team above ``lower``'s."""
+    if upper.level == lower.level == Level.TEAM:
+        return _team_is_above(org, upper.team_id, lower.team_id)
+    return upper.level < lower.level
 
 
 def _team_is_above(org: Organization, upper_id: int | None, lower_id: int | None) -> bool:
@@ -568,7 +746,14 @@ def objective_delete(*, org: Organization, by: Membership, objective: Objective)
         raise ValidationError(
             _("Objectives of a running cycle are archived, not deleted, so their history stays.")
         )
+    parent_ids = list(
+        Alignment.objects.for_org(org).filter(child=objective).values_list("parent_id", flat=True)
+    )
+    objective_id = objective.pk
     objective.delete()
+    if parent_ids:
+        # Its links went with it: what it contributed to is counted afresh without it.
+        objective_rollup_ancestors(org.pk, objective_id, former_parent_ids=parent_ids)
 
 
 # Every check-in runs these two: written out, they cost PostgreSQL's time alone, where the
@@ -576,9 +761,6 @@ def objective_delete(*, org: Organization, by: Membership, objective: Objective)
 # them. The organisation is in both, as the tenant querysets would put it.
 _KEY_RESULT_PROGRESS_SQL = (
     "SELECT progress, weight FROM cycles_keyresult WHERE organization_id = %s AND objective_id = %s"
-)
-_SET_OBJECTIVE_PROGRESS_SQL = (
-    "UPDATE cycles_objective SET progress = %s WHERE organization_id = %s AND id = %s"
 )
 
 
@@ -589,28 +771,110 @@ def _stored_decimal(value):
 
 
 def objective_recompute_progress(objective: Objective, *, locked: bool = False) -> Objective:
-    """Store the weighted mean of the objective's KRs' capped progress.
+    """Store the weighted mean of the objective's KRs' capped progress, and move the
+    aligned progress of everything it contributes to by the change
+    (:func:`objective_rollup_ancestors`).
 
     It is written from every key result of the objective, so the objective's row lock is
     taken first: two writers on two of its key results (check-ins, edits, a new or deleted
     key result) then take turns, and the second reads the first's progress instead of
     writing the objective from its old value. ``locked``: the caller holds it already
-    (it locked the objective with the key result).
+    (it locked the objective with the key result) and read ``objective`` under it: the
+    progress it holds is the one to move the roll-up from.
     """
-    if not locked:
-        Objective.objects.for_org(objective.organization_id).select_for_update().filter(
-            pk=objective.pk
-        ).values_list("pk").first()
     org_id = objective.organization_id
+    if not locked:
+        row = (
+            Objective.objects.for_org(org_id)
+            .select_for_update()
+            .filter(pk=objective.pk)
+            .values_list("progress", "status")
+            .first()
+        )
+        if row is not None:
+            objective.progress, objective.status = row
+    before = objective.aligned_contribution
     with connection.cursor() as cursor:
         cursor.execute(_KEY_RESULT_PROGRESS_SQL, [org_id, objective.pk])
         items = [(_stored_decimal(p), _stored_decimal(w)) for p, w in cursor.fetchall()]
         objective.progress = scoring.objective_progress(items)
         # Progress alone, without save(): it is not part of the objective's history
         # (excluded_fields), so a history row would repeat the previous one once per
-        # check-in, and it leaves updated_at (the last edit a person made) as it is.
-        cursor.execute(_SET_OBJECTIVE_PROGRESS_SQL, [objective.progress, org_id, objective.pk])
+        # check-in, and it leaves updated_at (the last edit a person made) as it is. The
+        # same statement says whether the objective contributes to others and locks those
+        # (PostgreSQL): an objective aligned to nothing costs a check-in no statement more.
+        aligned = rollup.set_progress(cursor, org_id, objective.pk, objective.progress)
+    after = objective.aligned_contribution
+    if aligned and after != before:
+        objective_rollup_ancestors(
+            org_id,
+            objective.pk,
+            change=(after[0] - before[0], after[1] - before[1]),
+            locked=True,
+        )
     return objective
+
+
+def objective_rollup_ancestors(
+    org_id: int,
+    objective_id: int,
+    *,
+    change: tuple[int, int] | None = None,
+    former_parent_ids: Iterable[int] = (),
+    locked: bool = False,
+) -> None:
+    """Bring the aligned progress of every objective ``objective_id`` contributes to (at
+    every level above it) up to date, in the caller's transaction: the one place that keeps
+    ``Objective.aligned_progress`` equal to ``scoring.aligned_progress``.
+
+    * ``change``: only the objective's own contribution changed (its progress or its
+      archived state), by ``(ten-thousandths of progress, objectives counted)``, as
+      ``Objective.aligned_contribution`` tells. Everything above moves by that much: one
+      ``UPDATE`` (after the lock, on PostgreSQL). A check-in's path, where the lock came
+      with the objective's progress (``locked``): one statement more in all.
+    * otherwise the figures above are computed afresh from every contributor: after the
+      objective's alignment links changed (``former_parent_ids``: the parents it lost,
+      counted afresh with everything above them) or it was deleted (its parents given as
+      ``former_parent_ids``).
+
+    The caller holds the objective's row lock (or deleted it). On PostgreSQL the rows above
+    are locked next, deepest first (``cycles.rollup.lock``), so writers below one objective
+    take turns on it and none writes a figure from a sum another is changing. ``locked``:
+    the caller locked them already (``rollup.set_progress``, as a check-in does), in an
+    earlier statement, so the write sees what was committed while it waited.
+
+    Private objectives count like any other: the figure is a number, and a blanked node or
+    a parent the viewer may read reveals nothing of a private contributor but its share of
+    a mean.
+    """
+    if locked and change is None:
+        raise ValueError("Only a change by a known amount is written under locks taken before.")
+    also = sorted(set(former_parent_ids))
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        held = rollup.lock(cursor, org_id, objective_id, also) if postgres and not locked else []
+        if change is not None and not also:
+            if postgres and not locked and not held:
+                return  # nothing above it any more
+            # A link added above while the lock waited is seen by this write (a newer
+            # snapshot), which adds to that objective too: an increment is safe unlocked.
+            rollup.add(cursor, org_id, objective_id, *change)
+            return
+        written = rollup.recompute(cursor, org_id, objective_id, also)
+        # A figure computed afresh is not: lock and count again those the write found but
+        # the lock did not (a link added above while it waited), now that none can move.
+        missed = sorted(set(written) - set(held)) if postgres and not locked else []
+        if missed:
+            rollup.lock_ids(cursor, org_id, missed)
+            rollup.recompute_ids(cursor, org_id, missed)
+
+
+@transaction.atomic
+def objectives_rollup_organisation(org_id: int) -> int:
+    """Compute afresh the aligned progress of every objective of the organisation, after
+    rows were written in bulk (an import, the scale data). Returns how many were written."""
+    with connection.cursor() as cursor:
+        return rollup.recompute_organisation(cursor, org_id)
 
 
 # --- Key results ------------------------------------------------------------------------------
@@ -813,7 +1077,9 @@ def key_result_record_value(
         raise RuntimeError("A key result given as locked must be locked in this transaction.")
     require_same_org(org, key_result)
     kr = key_result
-    if hold_cycle_state(org, kr.objective.cycle).state != CycleState.ACTIVE:
+    cycle = hold_cycle_state(org, kr.objective.cycle)
+    _require_not_frozen(cycle)  # closed: said as for every other write into it
+    if cycle.state != CycleState.ACTIVE:
         raise ValidationError(
             _("%(cycle)s is not active; check-ins are taken only in the active cycle.")
             % {"cycle": kr.objective.cycle.name},
@@ -920,7 +1186,13 @@ def review_submit(
         raise ValidationError({"decision": _("Approve or request changes.")})
     if decision == ReviewDecision.CHANGES_REQUESTED and not comment.strip():
         raise ValidationError({"comment": _("Say what should change, so the owner can act on it.")})
-    objective = Objective.objects.for_org(org).select_for_update().get(pk=objective.pk)
+    objective = (
+        Objective.objects.for_org(org)
+        .select_for_update(of=("self",))
+        .select_related("cycle")
+        .get(pk=objective.pk)
+    )
+    _hold_open(org, objective.cycle)  # a closed cycle's objectives are no longer reviewed
     review = Review.objects.create(
         organization=org,
         objective=objective,

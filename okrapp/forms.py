@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.utils.text import slugify
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +17,7 @@ from okrapp.models import (
     Organization,
     Team,
 )
+from okrapp.rows import MAX_ID
 
 
 def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -25,6 +27,45 @@ def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, messages)
     else:
         form.add_error(None, error.messages)
+
+
+# --- Rows chosen by id -------------------------------------------------------------------------
+
+
+def _is_id(value) -> bool:
+    """Whether ``value`` can be a row's id: ASCII digits, no larger than a 64-bit key.
+
+    Checked before any query: SQLite cannot bind a larger number (``OverflowError``, a 500
+    from a list of ids), and ``int()`` would read other scripts' digits ("١٢") as an id.
+    """
+    text = str(value).strip()
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A row of ``queryset`` chosen by its id; anything else is an invalid choice."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not isinstance(value, Model) and not _is_id(value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Rows of ``queryset`` chosen by their ids; a value that is not an id is refused with
+    the field's "not one of the available choices" message, as an unknown id is."""
+
+    def clean(self, value):
+        values = self.prepare_value(value)  # rows given as such become their ids
+        if isinstance(values, list | tuple):
+            for pk in values:
+                if not _is_id(pk):
+                    raise ValidationError(
+                        self.error_messages["invalid_choice"],
+                        code="invalid_choice",
+                        params={"value": pk},
+                    )
+        return super().clean(value)
 
 
 def languages_by_own_name() -> list[tuple[str, str]]:
@@ -96,6 +137,14 @@ class OrganizationSettingsForm(forms.ModelForm):
             "time_zone": forms.Select(choices=TIME_ZONE_CHOICES),
             "checkin_hour": forms.NumberInput(attrs={"min": 0, "max": 23}),
         }
+        help_texts = {
+            # The digest of a week goes in that week (checkins.reminders.escalation_moment).
+            "escalation_grace_days": _(
+                "Days after the check-in moment before managers get a digest of missing "
+                "check-ins and OKR Masters a cadence summary. It comes at the latest on Sunday "
+                "at 23:00 (the organisation's time), the last hour of the check-in week."
+            ),
+        }
 
 
 class InvitationForm(forms.Form):
@@ -103,7 +152,7 @@ class InvitationForm(forms.Form):
     role = forms.ChoiceField(
         label=_("Role"), choices=Membership.Role.choices, initial=Membership.Role.MEMBER
     )
-    team = forms.ModelChoiceField(
+    team = IdChoiceField(
         label=_("Team"), queryset=Team.objects.none(), required=False, empty_label=_("No team yet")
     )
 
@@ -114,7 +163,7 @@ class InvitationForm(forms.Form):
 
 class MembershipForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
-    manager = forms.ModelChoiceField(
+    manager = IdChoiceField(
         label=_("Manager"),
         queryset=Membership.objects.none(),
         required=False,
@@ -140,7 +189,7 @@ class MembershipForm(forms.Form):
 
 class TeamForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
-    parent = forms.ModelChoiceField(
+    parent = IdChoiceField(
         label=_("Part of"), queryset=Team.objects.none(), required=False, empty_label=_("Top level")
     )
     description = forms.CharField(
@@ -156,7 +205,7 @@ class TeamForm(forms.Form):
 
 
 class TeamMemberForm(forms.Form):
-    membership = forms.ModelChoiceField(
+    membership = IdChoiceField(
         label=_("Person"), queryset=Membership.objects.none(), empty_label=_("Choose a person")
     )
     is_lead = forms.BooleanField(label=_("Team lead"), required=False)

@@ -23,6 +23,11 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from django.utils import timezone
 
+#: The largest id a row can have (a 64-bit key). A larger one names no row, and raw SQL
+#: must not send it: SQLite's driver cannot bind it (OverflowError), where the ORM's
+#: lookups simply find nothing. The API's id fields and the raw reads share this bound.
+MAX_ID = 2**63 - 1
+
 # simple_history's own columns on a historical model, written here beside the tracked ones.
 _HISTORY_OWN = ("history_date", "history_change_reason", "history_type", "history_user_id")
 

@@ -23,6 +23,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cycles import services as okr
+from cycles.models import Cycle
 from okrapp.models import Membership
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.okrapp.test_tenancy import _fill, _tenant_patterns, acme_ids  # noqa: F401
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.django_db
 
 PAYLOADS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>')
 HUGE = "x" * 100_000
+# One past the largest id a row can have: SQLite cannot even bind it in a query.
+HUGE_ID = str(2**63)
 TEXT_TYPES = {"text", "search", "email", "url", "tel", "password", "textarea", ""}
 # Forms that end the session or are not the app's to fuzz.
 SKIP_ACTIONS = ("/accounts/logout/",)
@@ -190,6 +193,7 @@ def variants(form: Form, foreign_ids: dict[str, int]):
     )  # fmt: skip
     for kind, pk in foreign_ids.items():
         yield f"globex {kind} id", changed(lambda f, pk=pk: str(pk) if looks_like_id(f) else None)
+    yield "huge id", changed(lambda f: HUGE_ID if looks_like_id(f) else None)
     for payload in PAYLOADS:
         yield "html", changed(lambda f, payload=payload: payload if is_text(f) else None)
 
@@ -220,6 +224,16 @@ def globex_ids(globex, mallory):
     }
 
 
+@pytest.fixture
+def acme_parents(acme, alice, acme_ids):  # noqa: F811
+    """A company objective in Acme's cycle: objective forms then offer ``aligned_to``."""
+    cycle = Cycle.objects.for_org(acme).get(pk=acme_ids["cycle_id"])
+    okr.objective_create(
+        org=acme, by=alice, cycle=cycle, level=1, owner=alice, title="Acme company objective",
+        mission_link="The mission",
+    )  # fmt: skip
+
+
 def _unescaped(response) -> list[str]:
     """Payloads an HTML answer carries raw (a CSV or JSON download is not run as a page)."""
     if "text/html" not in response.get("Content-Type", ""):
@@ -228,7 +242,13 @@ def _unescaped(response) -> list[str]:
     return [payload for payload in PAYLOADS if payload in body]
 
 
-def test_every_form_survives_malformed_input(client, alice, acme_ids, globex_ids):  # noqa: F811
+def test_every_form_survives_malformed_input(
+    client,
+    alice,
+    acme_ids,  # noqa: F811
+    acme_parents,
+    globex_ids,
+):
     client.raise_request_exception = False  # a crash is counted as a 500, not raised
     client.force_login(alice.user, backend="django.contrib.auth.backends.ModelBackend")
     pages = sorted({_fill(route, acme_ids) for route, _ in _tenant_patterns()})
@@ -236,8 +256,11 @@ def test_every_form_survives_malformed_input(client, alice, acme_ids, globex_ids
     forms = discover_forms(client, pages)
 
     posts, errors, leaks, silent, codes = 0, [], [], [], Counter()
+    huge_id_fields = set()  # the fields the huge id was sent in
     for form in forms:
         for label, data in variants(form, globex_ids):
+            if label == "huge id":
+                huge_id_fields |= {f.name for f in form.fields if looks_like_id(f)}
             client.force_login(alice.user, backend="django.contrib.auth.backends.ModelBackend")
             send = client.post if form.method == "post" else client.get
             response = send(form.action, data)
@@ -275,6 +298,12 @@ def test_every_form_survives_malformed_input(client, alice, acme_ids, globex_ids
     assert len(forms) >= 30
     assert posts > 300
     assert sum(n for code, n in codes.items() if code in (400, 422)) > 50  # refused with a form
+    print(f"huge id sent in: {sorted(huge_id_fields)}")
+    # Every kind of field that takes ids: one or many rows, people, teams, cycles, objectives.
+    assert {
+        "aligned_to", "pilot_teams", "owner", "team", "parent", "manager", "membership",
+        "receiver", "objective", "key_result",
+    } <= huge_id_fields  # fmt: skip
 
 
 def test_the_parser_finds_fields_defaults_and_choices():
@@ -300,7 +329,7 @@ def test_the_parser_finds_fields_defaults_and_choices():
         "owner": ["7"],
     }
     labels = [label for label, _ in variants(save, {"team": 99})]
-    assert labels == ["empty", "huge", "wrong type", "globex team id", "html", "html"]
+    assert labels == ["empty", "huge", "wrong type", "globex team id", "huge id", "html", "html"]
     foreign = dict(variants(save, {"team": 99}))["globex team id"]
     assert foreign["owner"] == ["99"] and foreign["title"] == ["A"]
     assert re.fullmatch(r"x{100000}", dict(variants(save, {}))["huge"]["title"][0])

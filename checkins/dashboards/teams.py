@@ -85,5 +85,4 @@ def readable_objectives_q(viewer: Membership, prefix: str = "") -> Q | None:
         Q(**{f"{prefix}visibility": Visibility.PUBLIC})
         | Q(**{f"{prefix}owner": viewer})
         | Q(**{f"{prefix}team_id__in": viewer.managed_team_ids})
-        | Q(**{f"{prefix}owner__manager": viewer})
     )

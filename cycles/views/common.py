@@ -162,11 +162,8 @@ def decorate(
 
 def set_track(row, expected: Decimal) -> None:
     """``row.track``: progress against the calendar (objective or key result)."""
-    if row.progress is None:
-        row.track = row.track_label = None
-        return
-    row.track = scoring.status(row.progress, expected)
-    row.track_label = STATUS_LABELS[row.track]
+    row.track = scoring.progress_status(row.progress, expected)
+    row.track_label = None if row.track is None else STATUS_LABELS[row.track]
 
 
 # --- Quality ----------------------------------------------------------------------------------
@@ -258,6 +255,9 @@ class Change:
     label: str
     old: str
     new: str
+    # For a set of links ("contributes to"): what was added and removed, instead of old → new.
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -316,6 +316,60 @@ def change_history(org: Organization, records: Iterable, *, subject) -> list[His
         )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
+
+
+def with_alignment_history(
+    org: Organization, viewer: Membership, objective: Objective, entries: list[HistoryEntry]
+) -> list[HistoryEntry]:
+    """``entries`` (the objective's history, :func:`change_history`) with the objectives it
+    started and stopped contributing to, newest first (two queries).
+
+    The links of one save are recorded at the moment of the objective's own record
+    (``services._set_alignment``): they join that entry, else make one of their own. A
+    parent the viewer may not read is named "a private objective"."""
+    records = list(
+        Alignment.history.filter(organization_id=org.pk, child_id=objective.pk)
+        .exclude(history_type="~")
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    if not records:
+        return entries
+    parents = {
+        o.pk: o
+        for o in Objective.objects.for_org(org)
+        .filter(pk__in={r.parent_id for r in records})
+        .only("id", "title", "visibility", "owner_id", "team_id")
+    }
+
+    def title(pk: int) -> str:
+        parent = parents.get(pk)
+        if parent is None:
+            return _("a deleted objective")
+        if not permissions.can_read_objective(viewer, parent):
+            return _("a private objective")
+        return parent.title
+
+    subject = _("the objective")
+    same_moment = {(e.at, e.who): e for e in entries if e.subject == subject}
+    merged = list(entries)
+    for record in records:
+        user = record.history_user
+        who = user.display_name if user else _("the system")
+        entry = same_moment.get((record.history_date, who))
+        if entry is None:
+            entry = HistoryEntry(at=record.history_date, who=who, action="changed", subject=subject)
+            same_moment[(record.history_date, who)] = entry
+            merged.append(entry)
+        links = next((c for c in entry.changes if c.added or c.removed), None)
+        if links is None:
+            links = Change(label=_("contributes to"), old="", new="")
+            entry.changes.append(links)
+        (links.added if record.history_type == "+" else links.removed).append(
+            title(record.parent_id)
+        )
+    merged.sort(key=lambda e: e.at, reverse=True)
+    return merged
 
 
 def _field(record, name):

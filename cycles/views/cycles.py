@@ -89,10 +89,14 @@ def _moves(cycle: Cycle) -> list[dict]:
 # --- The list -------------------------------------------------------------------------------
 
 
-def _suggested_fiscal_year(org, names: set[str]) -> int:
+def _suggested_fiscal_year(org, periods: set[tuple]) -> int:
+    """This fiscal year, or the next once every quarter of this one is a cycle: known by
+    their (start, end) dates, as ``cycle_generate_quarters`` knows them, not by names that
+    are in the language of whoever generated them."""
     today = timezone.localtime(timezone.now(), org.zoneinfo).date()
     year = fiscal_year_of(today, org.fiscal_year_start_month)
-    if all(q.name in names for q in fiscal_quarters(year, org.fiscal_year_start_month)):
+    quarters = fiscal_quarters(year, org.fiscal_year_start_month)
+    if all((q.start, q.end) in periods for q in quarters):
         year += 1
     return year
 
@@ -111,7 +115,7 @@ def _cycle_list_page(request, *, generate_form=None, create_form=None, status=20
     )
     context = {"cycles": cycles}
     if request.membership.is_admin:
-        year = _suggested_fiscal_year(org, {c.name for c in cycles})
+        year = _suggested_fiscal_year(org, {(c.start_date, c.end_date) for c in cycles})
         context["generate_form"] = generate_form or GenerateQuartersForm(
             initial={"fiscal_year": year}
         )

@@ -118,7 +118,7 @@ def key_result_context(request, kr: KeyResult, *, initiative_form=None) -> dict:
         context["findings"] = quality.check_key_result(kr)
         context["history"] = change_history(
             org,
-            kr.history.select_related("history_user"),
+            kr.history.filter(organization_id=org.pk).select_related("history_user"),
             subject=lambda r: _("the key result"),
         )
     return context

@@ -28,6 +28,7 @@ from cycles.views.common import (
     frozen_message,
     get_readable_objective,
     load_cycles,
+    with_alignment_history,
 )
 from okrapp.forms import apply_service_errors
 from okrapp.models import Team
@@ -193,7 +194,7 @@ def objective_context(request, objective_id: int, *, review_form=None) -> dict:
     titles = {kr.pk: kr.title for kr in key_results}
     history = change_history(
         org,
-        list(objective.history.select_related("history_user"))
+        list(objective.history.filter(organization_id=org.pk).select_related("history_user"))
         + list(
             KeyResult.history.filter(
                 organization_id=org.pk, objective_id=objective.pk
@@ -205,6 +206,7 @@ def objective_context(request, objective_id: int, *, review_form=None) -> dict:
             else _("the objective")
         ),
     )
+    history = with_alignment_history(org, viewer, objective, history)
     context = {
         "objective": objective,
         "cycle": cycle,
@@ -216,7 +218,11 @@ def objective_context(request, objective_id: int, *, review_form=None) -> dict:
         "reviews": reviews,
         "history": history,
         "review_form": review_form
-        or (ReviewForm(auto_id="id_review_%s") if permissions.can_review(viewer) else None),
+        or (
+            ReviewForm(auto_id="id_review_%s")
+            if permissions.can_review(viewer) and not cycle.is_frozen
+            else None
+        ),
     }
     return context
 

@@ -63,12 +63,17 @@ def _items(request, cycle: Cycle, objectives: list[Objective], forms=None) -> li
     decorate(objectives, request.membership, cycle, org=org)
     findings = quality_findings(org, cycle, [o for o in objectives if o.readable])
     forms = forms or {}
+    # A closed cycle's objectives are no longer reviewed (services.review_submit); a refused
+    # form is still shown, with its message.
+    offered = not cycle.is_frozen
     return [
         {
             "objective": o,
             "findings": findings.get(o.pk, []),
             "last_review": next(iter(o.reviews.all()), None),
-            "form": (forms.get(o.pk) or review_form(o)) if o.readable else None,
+            "form": (forms.get(o.pk) or (review_form(o) if offered else None))
+            if o.readable
+            else None,
         }
         for o in objectives
     ]

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -16,7 +15,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from cycles import scoring
+from cycles import permissions, scoring
 from cycles.models import Alignment, Level, Objective, Visibility
 from cycles.views.common import decorate, get_cycle, get_readable_objective, load_cycles
 from okrapp import cache as page_cache
@@ -129,9 +128,9 @@ def hidden_objective_ids(org, viewer, cycle) -> list[int]:
     """The private objectives of ``cycle`` that ``viewer`` may not read, sorted (one query;
     none for an admin). ``permissions.can_read_objective`` in SQL: it is all that makes one
     person's tree or company view differ from another's, so it is part of their cache key."""
-    if viewer.is_admin:
+    readable = permissions.readable_objectives_q(viewer)
+    if readable is None:
         return []
-    readable = Q(owner=viewer) | Q(team_id__in=viewer.managed_team_ids) | Q(owner__manager=viewer)
     return sorted(
         Objective.objects.for_org(org)
         .in_cycle(cycle)

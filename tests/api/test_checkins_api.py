@@ -7,6 +7,7 @@ import pytest
 
 from checkins import services
 from checkins.models import Acknowledgement, CheckIn
+from cycles import services as cycle_services
 from tests.api.conftest import url
 
 pytestmark = pytest.mark.django_db
@@ -106,21 +107,23 @@ def test_someone_else_may_read_but_not_check_in(as_token, acme, erin, carol_kr):
 
 
 def test_a_private_objectives_key_result_is_404_to_those_who_may_not_read_it(
-    as_token, acme, bob, carol, erin, private_key_result
+    as_token, acme, alice, bob, carol, erin, private_key_result
 ):
     services.checkin_record(
         org=acme, by=carol, key_result=private_key_result, value=Decimal(3), confidence=5
     )
-    client = as_token(erin)
-    for response in (
-        client.get(checkins_url(acme, private_key_result)),
-        client.post(checkins_url(acme, private_key_result), body(), format="json"),
-    ):
-        assert response.status_code == 404
-        assert response.json() == {"detail": "Not found."}
+    # Erin, and bob: carol's manager, who manages no team of the objective (it has none).
+    for person in (erin, bob):
+        client = as_token(person)
+        for response in (
+            client.get(checkins_url(acme, private_key_result)),
+            client.post(checkins_url(acme, private_key_result), body(), format="json"),
+        ):
+            assert response.status_code == 404
+            assert response.json() == {"detail": "Not found."}
     assert CheckIn.objects.for_org(acme).count() == 1
-    # Her manager reads it, as on the pages.
-    assert as_token(bob).get(checkins_url(acme, private_key_result)).json()["count"] == 1
+    # An admin reads it, as on the pages.
+    assert as_token(alice).get(checkins_url(acme, private_key_result)).json()["count"] == 1
 
 
 @pytest.mark.parametrize(
@@ -156,6 +159,28 @@ def test_a_cycle_that_is_not_active_takes_no_check_ins(as_token, acme, carol, pl
         ]
     }
     assert not CheckIn.objects.for_org(acme).exists()
+
+
+def test_a_closed_cycle_takes_no_check_ins_and_keeps_its_values(
+    as_token, acme, alice, carol, cycle, carol_kr
+):
+    client = as_token(carol)
+    assert client.post(checkins_url(acme, carol_kr), body(), format="json").status_code == 201
+    for state in ("scoring", "closed"):
+        cycle_services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    # A new check-in, and a revision of this week's: both refused, with the reason.
+    for attempt in (body(value="12"), body(value="25", note="Later")):
+        response = client.post(checkins_url(acme, carol_kr), attempt, format="json")
+        assert response.status_code == 400
+        assert response.json() == {
+            "non_field_errors": [
+                "Current quarter is closed; its values are frozen and can no longer change."
+            ]
+        }
+    checkin = CheckIn.objects.for_org(acme).get()
+    assert checkin.value == Decimal(20)
+    carol_kr.refresh_from_db()
+    assert carol_kr.current_value == Decimal(20)
 
 
 def test_unknown_and_foreign_key_results_are_404(as_token, acme, globex, carol, mallory, carol_kr):

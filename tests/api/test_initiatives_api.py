@@ -2,6 +2,7 @@
 
 import pytest
 
+from cycles import services as cycle_services
 from cycles.models import Initiative
 from tests.api.conftest import url
 
@@ -21,6 +22,52 @@ def test_list_detail_and_filters(as_token, carol, acme, initiative, key_result):
     response = client.get(url(acme, "initiatives/?status=finished&key_result=abc"))
     assert response.status_code == 400
     assert set(response.json()) == {"status", "key_result"}
+
+
+def test_filters(
+    as_token, acme, bob, carol, cycle, next_cycle, engineering, initiative, planned_kr
+):
+    later = cycle_services.initiative_save(
+        org=acme, by=carol, key_result=planned_kr, title="Sketch it", owner=carol
+    )
+    client = as_token(carol)
+
+    def ids(query):
+        response = client.get(url(acme, f"initiatives/?{query}"))
+        assert response.status_code == 200, response.json()
+        return [i["id"] for i in response.json()["results"]]
+
+    assert ids("") == [initiative.pk, later.pk]
+    assert ids(f"cycle={cycle.pk}") == [initiative.pk]
+    assert ids(f"cycle={next_cycle.pk}") == [later.pk]
+    # The team and level of the key result's objective.
+    assert ids("team=engineering") == [initiative.pk]
+    assert ids(f"team={engineering.pk}") == [initiative.pk]
+    assert ids("team=no-such-team") == []  # as for objectives: an unknown team has none
+    assert ids("level=team") == [initiative.pk]
+    assert ids("level=individual") == [later.pk]
+    assert ids("level=company") == []
+    # The initiative's own owner.
+    assert ids(f"owner={carol.pk}") == [later.pk]
+    assert ids(f"owner={bob.pk}") == []
+    assert ids(f"cycle={next_cycle.pk}&level=individual&owner={carol.pk}") == [later.pk]
+    assert ids(f"cycle={cycle.pk}&level=individual") == []
+    for bad in (
+        "cycle=x",
+        "cycle=0",
+        "cycle=99999999999999999999999",
+        "owner=-1",
+        "owner=1.5",
+        "team=has spaces",
+        "level=department",
+        "level=3",
+        "key_result=abc",
+        "status=finished",
+    ):
+        response = client.get(url(acme, f"initiatives/?{bad}"))
+        assert response.status_code == 400, bad
+        assert list(response.json()) == [bad.split("=")[0]]
+        assert response.json()[bad.split("=")[0]][0]
 
 
 def test_create_update_delete(as_token, bob, carol, acme, key_result):

@@ -192,10 +192,30 @@ def test_filters(as_token, carol, bob, acme, cycle, next_cycle, key_result, team
     assert ids(f"owner={carol.pk}") == [later.pk]
     assert ids(f"owner={bob.pk}&cycle={next_cycle.pk}") == []
     assert ids("owner=") == [key_result.pk, later.pk]  # empty, as a form sends it: no filter
-    for bad in ("cycle=x", "objective=1.5", "owner=-1", "owner=0"):
+    # Through the objective: its team (address or id) and its level.
+    assert ids("team=engineering") == [key_result.pk]
+    assert ids(f"team={team_objective.team_id}") == [key_result.pk]
+    assert ids("team=no-such-team") == []  # as for objectives: an unknown team has none
+    assert ids("level=team") == [key_result.pk]
+    assert ids("level=individual") == [later.pk]
+    assert ids("level=company") == []
+    assert ids(f"level=individual&cycle={cycle.pk}") == []
+    assert ids(f"team=engineering&level=team&owner={bob.pk}") == [key_result.pk]
+    for bad in (
+        "cycle=x",
+        "cycle=99999999999999999999999",
+        "objective=1.5",
+        "owner=-1",
+        "owner=0",
+        "team=has spaces",
+        "team=" + "x" * 61,
+        "level=department",
+        "level=2",
+    ):
         response = client.get(url(acme, f"key-results/?{bad}"))
         assert response.status_code == 400, bad
         assert list(response.json()) == [bad.split("=")[0]]
+        assert response.json()[bad.split("=")[0]][0]
 
 
 def test_delete(as_token, bob, carol, acme, key_result, team_objective):

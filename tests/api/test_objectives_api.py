@@ -104,6 +104,57 @@ def test_bad_filters_are_400_with_a_message(query, field, as_token, carol, acme)
     assert response.json()[field][0]
 
 
+@pytest.mark.parametrize(
+    ("starts_in_days", "state", "status", "label"),
+    [
+        # A draft cycle that has not started: nothing is expected yet, so on track.
+        (46, "draft", "on_track", "On track"),
+        # Planning past the start date: expected by date is the elapsed share, even so.
+        (-45, "planning", "behind", "Behind"),
+        (-45, "active", "behind", "Behind"),
+    ],
+)
+def test_progress_status_is_the_same_rule_as_on_the_pages(
+    starts_in_days, state, status, label, as_token, login, acme, alice, carol, today
+):
+    """DESIGN.md: expected progress by date is the elapsed share of the cycle (0 before it
+    starts), whatever state the cycle is in; the API and the pages say the same."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.urls import reverse
+
+    start = today + timedelta(days=starts_in_days)
+    cycle = cycle_services.cycle_create(
+        org=acme, by=alice, name="Q", start_date=start, end_date=start + timedelta(days=90)
+    )
+    for step in ("planning", "active")[: ("draft", "planning", "active").index(state)]:
+        cycle = cycle_services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=step)
+    objective = cycle_services.objective_create(
+        org=acme, by=carol, cycle=cycle, title="Mine", level=Level.INDIVIDUAL, owner=carol
+    )
+    kr = cycle_services.key_result_create(
+        org=acme,
+        by=carol,
+        objective=objective,
+        title="Grow from 0 to 10",
+        owner=carol,
+        start_value=Decimal(0),
+        target_value=Decimal(10),
+        current_value=Decimal(1),
+    )
+    client = as_token(carol)
+    detail = client.get(url(acme, f"objectives/{objective.pk}/")).json()
+    assert detail["progress_status"] == status
+    assert client.get(url(acme, f"key-results/{kr.pk}/")).json()["progress_status"] == status
+    if starts_in_days > 0:
+        assert detail["expected_progress"] == "0.0000"
+    page = login(carol).get(
+        reverse("objective_detail", kwargs={"org_slug": acme.slug, "objective_id": objective.pk})
+    )
+    assert f'<span class="badge badge-track-{status}">{label}</span>' in page.content.decode()
+
+
 # --- Private objectives ---------------------------------------------------------------------------
 
 
@@ -123,10 +174,11 @@ def test_private_objectives_are_blanked_in_lists_for_those_who_may_not_read_them
         body = response.content.decode()
         assert "Secret" not in body
         assert "Nobody else" not in body
-    # Carol's manager may edit her individual objectives, so may read them (DESIGN.md: a
-    # private objective is for its owner, the team's managers and admins).
+    # A private objective is for its owner, the managers of its team and admins (the OKR
+    # core issue): not for the owner's manager as such. Carol's has no team.
     items = {i["id"]: i for i in as_token(bob).get(url(acme, "objectives/")).json()["results"]}
-    assert "title" in items[private_objective.pk]
+    assert items[private_objective.pk]["private"] is True
+    assert "title" not in items[private_objective.pk]
 
 
 def test_private_objectives_are_404_in_detail_and_their_key_results_are_hidden(
@@ -386,6 +438,46 @@ def test_the_services_rules_come_back_by_field(as_token, alice, bob, acme, cycle
     response = as_token(alice).post(url(acme, "objectives/"), team, format="json")
     assert response.status_code == 400
     assert "team" in response.json()
+
+
+def test_a_move_that_would_break_an_alignment_is_400_on_the_moved_field(
+    as_token, alice, bob, acme, engineering, team_objective, carol_objective
+):
+    # The team objective moves down to individual: carol's would no longer be below it.
+    # Only the level is sent; its links are not.
+    response = as_token(alice).patch(
+        url(acme, f"objectives/{team_objective.pk}/"),
+        {"level": "individual", "version": 1},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "level": [
+            "“Learn the firmware” contributes to this objective, which would no longer be "
+            "above it. That link must be removed first, or keep the level and team."
+        ]
+    }
+    # Carol's moves up into the team it contributes to: the team's would not be above it.
+    response = as_token(bob).patch(
+        url(acme, f"objectives/{carol_objective.pk}/"),
+        {"level": "team", "team": engineering.pk, "version": 1},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["level"]
+    assert "contributes to “Ship the robot arm”" in response.json()["level"][0]
+    for objective in (team_objective, carol_objective):
+        before = objective.level
+        objective.refresh_from_db()
+        assert (objective.level, objective.version) == (before, 1)
+    # Sent with the links it keeps (none), the same move is made.
+    response = as_token(bob).patch(
+        url(acme, f"objectives/{carol_objective.pk}/"),
+        {"level": "team", "team": engineering.pk, "version": 1, "aligned_to": []},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["aligned_to"] == []
 
 
 def test_delete_in_a_draft_cycle_and_not_in_a_running_one(

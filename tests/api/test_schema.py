@@ -61,6 +61,26 @@ def test_the_schema_documents_the_error_responses(api):
     }
 
 
+@pytest.mark.parametrize(
+    ("path", "filters"),
+    [
+        ("objectives", {"cycle", "team", "owner", "level", "status"}),
+        ("key-results", {"cycle", "team", "owner", "level", "objective"}),
+        ("initiatives", {"cycle", "team", "owner", "level", "key_result", "status"}),
+    ],
+)
+def test_the_list_filters_are_documented(api, path, filters):
+    schema = json.loads(api.get("/api/schema/?format=json").content)
+    operation = schema["paths"][f"/api/v1/{{org_slug}}/{path}/"]["get"]
+    params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert filters <= set(params)
+    assert params["level"]["schema"]["enum"] == ["company", "team", "individual"]
+    assert params["cycle"]["schema"]["type"] == "integer"
+    assert params["team"]["schema"]["type"] == "string"
+    assert all(params[name].get("description") for name in filters - {"level", "status"})
+    assert "400" in operation["responses"]  # a malformed filter value
+
+
 def test_an_unreadable_content_type_or_accept_gets_the_documented_answer(as_token, alice, acme):
     client = as_token(alice)
     url = f"/api/v1/{acme.slug}/objectives/"

@@ -6,6 +6,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.utils import translation
 
 from cycles import services
 from cycles.models import (
@@ -81,6 +82,26 @@ def test_calendar_fiscal_year_names(acme, alice):
     cycles = services.cycle_generate_quarters(org=acme, by=alice, fiscal_year=2027)
     assert [c.name for c in cycles] == ["2027 Q1", "2027 Q2", "2027 Q3", "2027 Q4"]
     assert cycles[3].end_date == date(2027, 12, 31)
+
+
+def test_quarters_are_known_by_their_dates_whatever_language_named_them(acme, alice):
+    with translation.override("zh-hant"):
+        named_in_chinese = services.cycle_generate_quarters(org=acme, by=alice, fiscal_year=2027)
+    assert named_in_chinese[0].name == "2027 年第 1 季"
+    # The same quarters asked for in English: they exist already, whatever they are called.
+    with translation.override("en"):
+        assert services.cycle_generate_quarters(org=acme, by=alice, fiscal_year=2027) == []
+    assert Cycle.objects.for_org(acme).count() == 4
+
+
+def test_a_quarter_whose_name_is_taken_by_other_dates_is_refused_with_a_message(acme, alice):
+    services.cycle_create(
+        org=acme, by=alice, name="2027 Q2", start_date=date(2027, 4, 15), end_date=date(2027, 5, 31)
+    )
+    with pytest.raises(ValidationError) as exc:
+        services.cycle_generate_quarters(org=acme, by=alice, fiscal_year=2027)
+    assert "“2027 Q2”" in exc.value.message_dict["fiscal_year"][0]
+    assert Cycle.objects.for_org(acme).count() == 1  # nothing half done
 
 
 def test_a_custom_period_must_end_after_it_starts(acme, alice):
@@ -345,7 +366,7 @@ def test_alignment_goes_upward_within_the_cycle(
         )
 
 
-def test_team_objectives_align_to_a_parent_teams_objective_without_loops(acme, alice, cycle):
+def test_team_objectives_align_to_a_parent_teams_objective_only(acme, alice, cycle):
     parent = TeamFactory(organization=acme, name="Engineering")
     child = TeamFactory(organization=acme, name="Platform", parent=parent)
     upper = services.objective_create(
@@ -361,11 +382,201 @@ def test_team_objectives_align_to_a_parent_teams_objective_without_loops(acme, a
         team=child,
         aligned_to=[upper],
     )
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="not above this one"):
         services.objective_update(
             org=acme, by=alice, objective=upper, expected_version=None, aligned_to=[lower]
         )
     assert Alignment.objects.for_org(acme).count() == 1
+
+
+def test_an_alignment_that_would_close_a_loop_is_refused(acme, alice, cycle):
+    """Every single link goes upward, yet the tree would loop: the loop check refuses it.
+
+    The teams were reorganised after the first link was made (Platform, once under
+    Engineering, now leads it), so "Lower" is now a team above "Upper"'s and that link is,
+    on its own, allowed; only the existing Lower → Upper link makes it a loop."""
+    engineering = TeamFactory(organization=acme, name="Engineering")
+    platform = TeamFactory(organization=acme, name="Platform", parent=engineering)
+    upper = services.objective_create(
+        org=acme,
+        by=alice,
+        cycle=cycle,
+        title="Upper",
+        level=Level.TEAM,
+        owner=alice,
+        team=engineering,
+    )
+    lower = services.objective_create(
+        org=acme,
+        by=alice,
+        cycle=cycle,
+        title="Lower",
+        level=Level.TEAM,
+        owner=alice,
+        team=platform,
+        aligned_to=[upper],
+    )
+    platform.parent = None
+    platform.save()
+    engineering.parent = platform
+    engineering.save()
+    assert services._team_is_above(acme, platform.pk, engineering.pk)
+    with pytest.raises(ValidationError) as exc:
+        services.objective_update(
+            org=acme, by=alice, objective=upper, expected_version=None, aligned_to=[lower]
+        )
+    assert exc.value.message_dict == {
+        "aligned_to": ["That alignment would make a loop in the tree."]
+    }
+    assert list(Alignment.objects.for_org(acme).values_list("child", "parent")) == [
+        (lower.pk, upper.pk)
+    ]
+
+
+# --- Alignment after a move to another level or team ---------------------------------------
+
+
+@pytest.fixture
+def team_and_mine(acme, bob, carol, cycle, company_objective, engineering):
+    """A team objective aligned to the company's, and carol's aligned to the team's."""
+    team = services.objective_create(
+        org=acme,
+        by=bob,
+        cycle=cycle,
+        title="Team goal",
+        level=Level.TEAM,
+        owner=bob,
+        team=engineering,
+        aligned_to=[company_objective],
+    )
+    mine = services.objective_create(
+        org=acme,
+        by=carol,
+        cycle=cycle,
+        title="Carol's goal",
+        level=Level.INDIVIDUAL,
+        owner=carol,
+        aligned_to=[team],
+    )
+    return team, mine
+
+
+def _links(org):
+    return sorted(Alignment.objects.for_org(org).values_list("child", "parent"))
+
+
+def test_a_move_that_would_leave_a_parent_not_above_is_refused(
+    acme, alice, bob, carol, engineering, team_and_mine
+):
+    team, mine = team_and_mine
+    before = _links(acme)
+    # Carol's objective becomes a team objective of the team it contributes to: the team's
+    # objective would no longer be above it. aligned_to is not sent (as an API PATCH).
+    with pytest.raises(ValidationError) as exc:
+        services.objective_update(
+            org=acme,
+            by=bob,
+            objective=mine,
+            expected_version=1,
+            level=Level.TEAM,
+            team=engineering,
+        )
+    (message,) = exc.value.message_dict["level"]
+    assert "contributes to “Team goal”" in message
+    mine.refresh_from_db()
+    assert (mine.level, mine.team_id, mine.version) == (Level.INDIVIDUAL, None, 1)
+    assert _links(acme) == before
+    # Sending the links it keeps (none) with the move is allowed.
+    services.objective_update(
+        org=acme,
+        by=bob,
+        objective=mine,
+        expected_version=1,
+        level=Level.TEAM,
+        team=engineering,
+        aligned_to=[],
+    )
+    assert (mine.pk, team.pk) not in _links(acme)
+
+
+def test_a_move_that_would_leave_a_contributor_not_below_is_refused(
+    acme, alice, team_and_mine, company_objective
+):
+    team, _mine = team_and_mine
+    before = _links(acme)
+    # The team objective moves down to individual: carol's would no longer be below it,
+    # even though the team objective's own links are re-sent.
+    with pytest.raises(ValidationError) as exc:
+        services.objective_update(
+            org=acme,
+            by=alice,
+            objective=team,
+            expected_version=1,
+            level=Level.INDIVIDUAL,
+            aligned_to=[company_objective],
+        )
+    (message,) = exc.value.message_dict["level"]
+    assert "“Carol's goal” contributes to this objective" in message
+    team.refresh_from_db()
+    assert team.level == Level.TEAM
+    assert _links(acme) == before
+
+
+def test_a_move_to_another_team_rechecks_the_team_links(acme, alice, cycle):
+    engineering = TeamFactory(organization=acme, name="Engineering")
+    platform = TeamFactory(organization=acme, name="Platform", parent=engineering)
+    robotics = TeamFactory(organization=acme, name="Robotics", parent=engineering)
+    upper = services.objective_create(
+        org=acme, by=alice, cycle=cycle, title="Upper", level=Level.TEAM, owner=alice,
+        team=engineering,
+    )  # fmt: skip
+    lower = services.objective_create(
+        org=acme, by=alice, cycle=cycle, title="Lower", level=Level.TEAM, owner=alice,
+        team=platform, aligned_to=[upper],
+    )  # fmt: skip
+    # Upward: Lower moves to Engineering itself, no longer below Upper's team.
+    with pytest.raises(ValidationError) as exc:
+        services.objective_update(
+            org=acme, by=alice, objective=lower, expected_version=None, team=engineering
+        )
+    assert "contributes to “Upper”" in exc.value.message_dict["team"][0]
+    # Downward: Upper moves to Robotics, not above Platform.
+    with pytest.raises(ValidationError) as exc:
+        services.objective_update(
+            org=acme, by=alice, objective=upper, expected_version=None, team=robotics
+        )
+    assert "“Lower” contributes to this objective" in exc.value.message_dict["team"][0]
+    # A move that keeps every link upward is no problem.
+    services.objective_update(
+        org=acme, by=alice, objective=lower, expected_version=None, team=robotics
+    )
+    upper.refresh_from_db()
+    assert upper.team == engineering
+    assert _links(acme) == [(lower.pk, upper.pk)]
+
+
+def test_a_refused_move_names_no_private_objective_the_mover_may_not_read(
+    acme, bob, carol, cycle, team_and_mine
+):
+    team, _mine = team_and_mine
+    services.objective_create(
+        org=acme,
+        by=carol,
+        cycle=cycle,
+        title="Secret plan",
+        level=Level.INDIVIDUAL,
+        owner=carol,
+        visibility="private",
+        aligned_to=[team],
+    )
+    with pytest.raises(ValidationError) as exc:
+        services.objective_update(
+            org=acme, by=bob, objective=team, expected_version=None, level=Level.INDIVIDUAL
+        )
+    messages = exc.value.message_dict["level"]
+    assert len(messages) == 2
+    assert not any("Secret" in m for m in messages)
+    assert any("a private objective" in m for m in messages)
 
 
 def test_alignment_to_another_organisations_objective_is_refused(
@@ -575,6 +786,25 @@ def test_okr_master_reviews_and_the_owner_sees_the_request(acme, alice, carol, e
     assert mine.reviews.get().comment == "Add a number to the second KR."
     with pytest.raises(PermissionDenied):
         services.review_submit(org=acme, by=carol, objective=mine, decision="approved")
+
+
+def test_a_closed_cycles_objectives_are_no_longer_reviewed(acme, alice, carol, erin, cycle):
+    mine = services.objective_create(
+        org=acme, by=carol, cycle=cycle, title="Mine", level=Level.INDIVIDUAL, owner=carol
+    )
+    for state in ("planning", "active", "scoring", "closed"):
+        services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    for decision, comment in (("approved", ""), ("changes_requested", "Add a number.")):
+        with pytest.raises(ValidationError) as exc:
+            services.review_submit(
+                org=acme, by=erin, objective=mine, decision=decision, comment=comment
+            )
+        assert exc.value.messages == [
+            "2026 Q4 is closed; its values are frozen and can no longer change."
+        ]
+    mine.refresh_from_db()
+    assert mine.review_status == ReviewStatus.NOT_REVIEWED
+    assert not mine.reviews.exists()
 
 
 # --- Database guards ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cycles import services
 from cycles.models import (
@@ -19,6 +19,7 @@ from cycles.models import (
     Objective,
     ReviewStatus,
 )
+from cycles.quarters import fiscal_year_of
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +185,19 @@ def test_admin_generates_the_quarters_of_a_fiscal_year(login, alice, acme):
     assert names == ["2027 Q1", "2027 Q2", "2027 Q3", "2027 Q4"]
     page = text(login(alice).get(response.url))
     assert "Created 4 draft cycles" in page
+
+
+def test_the_suggested_year_skips_a_year_generated_in_another_language(login, alice, acme):
+    today = timezone.localtime(timezone.now(), acme.zoneinfo).date()
+    year = fiscal_year_of(today, acme.fiscal_year_start_month)
+    with translation.override("zh-hant"):
+        services.cycle_generate_quarters(org=acme, by=alice, fiscal_year=year)
+    page = text(login(alice).get(url("cycle_list", acme)))
+    assert 'name="fiscal_year"' in page
+    assert f'value="{year + 1}"' in page
+    response = login(alice).post(url("cycle_generate", acme), {"fiscal_year": str(year)})
+    assert response.status_code == 302
+    assert Cycle.objects.for_org(acme).count() == 4
 
 
 def test_a_year_out_of_range_is_refused_with_the_year_kept(login, alice, acme):
@@ -396,6 +410,89 @@ def test_aligning_downward_is_refused_inline(login, bob, cycle, carol_objective,
     # Individual objectives are not offered as parents at all.
     assert response.status_code == 400
     assert "Select a valid choice" in text(response)
+
+
+NOT_IDS = (str(2**63), "9" * 30, "-99999999999999999999", "-1", "1.5", "abc", "١٢", " ")
+
+
+@pytest.mark.parametrize("bad", NOT_IDS)
+def test_an_objective_with_something_not_an_id_for_a_parent_or_owner_is_400_with_input_kept(
+    bad, login, alice, bob, cycle, company, team_objective, engineering, acme
+):
+    client = login(bob)
+    for field in ("aligned_to", "owner", "team"):
+        data = {"cycle": cycle.pk, "level": "2", "team": engineering.pk, "owner": bob.pk}
+        data |= {"aligned_to": [company.pk, bad]} if field == "aligned_to" else {field: bad}
+        response = client.post(url("objective_create", acme), _objective_post(**data))
+        assert response.status_code == 400, (field, bad)
+        page = text(response)
+        assert "Select a valid choice" in page, (field, bad)
+        assert 'value="Ship a delightful unboxing"' in page
+    assert not Objective.objects.for_org(acme).filter(title="Ship a delightful unboxing").exists()
+    # Editing: the same refusal, and the objective is left as it was.
+    edit = url("objective_edit", acme, objective_id=team_objective.pk)
+    for field in ("aligned_to", "owner", "team"):
+        data = {"level": "2", "team": engineering.pk, "owner": bob.pk, "version": "1"}
+        data |= {"aligned_to": [company.pk, bad]} if field == "aligned_to" else {field: bad}
+        response = client.post(edit, _objective_post(**data))
+        assert response.status_code == 400, (field, bad)
+        page = text(response)
+        assert "Select a valid choice" in page, (field, bad)
+        assert 'value="Ship a delightful unboxing"' in page
+    team_objective.refresh_from_db()
+    assert team_objective.title == "Make setup effortless" and team_objective.version == 1
+
+
+@pytest.mark.parametrize("bad", NOT_IDS)
+def test_a_cycle_with_something_not_an_id_for_a_pilot_team_is_400_with_input_kept(
+    bad, login, alice, acme, engineering
+):
+    data = {
+        "name": "Pilot 2026",
+        "start_date": "2026-04-01",
+        "end_date": "2026-06-30",
+        "is_pilot": "on",
+        "pilot_teams": [engineering.pk, bad],
+    }
+    response = login(alice).post(url("cycle_create", acme), data)
+    assert response.status_code == 400
+    page = text(response)
+    assert "Select a valid choice" in page
+    assert 'value="Pilot 2026"' in page
+    today = timezone.localdate()
+    cycle = services.cycle_create(
+        org=acme, by=alice, name="Q", start_date=today, end_date=today + timedelta(days=90)
+    )
+    settings = url("cycle_edit", acme, cycle_id=cycle.pk)
+    response = login(alice).post(settings, data | {"name": "Q"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in text(response)
+    cycle.refresh_from_db()
+    assert not cycle.is_pilot
+
+
+def test_a_move_that_would_break_an_alignment_is_refused_inline_with_the_input_kept(
+    login, bob, cycle, team_objective, carol_objective, company, acme
+):
+    # Bob moves the team objective down to individual, keeping its link to the company's,
+    # and renames it: carol's would no longer be below it.
+    response = login(bob).post(
+        url("objective_edit", acme, objective_id=team_objective.pk),
+        _objective_post(
+            title="Renamed while moving",
+            level="3",
+            owner=bob.pk,
+            version="1",
+            aligned_to=[company.pk],
+        ),
+    )
+    assert response.status_code == 400
+    page = text(response)
+    assert "“Write the quick-start guide” contributes to this objective" in page
+    assert 'value="Renamed while moving"' in page
+    team_objective.refresh_from_db()
+    assert (team_objective.level, team_objective.title) == (Level.TEAM, "Make setup effortless")
+    assert Alignment.objects.for_org(acme).filter(parent=team_objective).count() == 1
 
 
 def test_a_member_cannot_write_a_team_objective(login, carol, cycle, engineering, acme):
@@ -791,6 +888,25 @@ def test_an_okr_master_requests_a_change_and_the_owner_sees_it(
     assert "Changes requested" in other and "asked for a change" not in other
 
 
+def test_a_closed_cycle_offers_no_review_and_refuses_one_with_its_reason(
+    login, alice, erin, cycle, carol_objective, acme
+):
+    for state in ("active", "scoring", "closed"):
+        services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    client = login(erin)
+    queue = text(client.get(url("review_queue", acme, cycle_id=cycle.pk)))
+    review = url("objective_review", acme, objective_id=carol_objective.pk)
+    assert review not in queue
+    detail = text(client.get(url("objective_detail", acme, objective_id=carol_objective.pk)))
+    assert review not in detail
+    for extra in ({}, {"from": "detail"}):
+        response = client.post(review, {"decision": "approved", "comment": ""} | extra)
+        assert response.status_code == 400
+        assert "This quarter is closed; its values are frozen" in text(response)
+    carol_objective.refresh_from_db()
+    assert carol_objective.review_status == ReviewStatus.NOT_REVIEWED
+
+
 def test_members_cannot_review(login, carol, bob, carol_objective, acme):
     review = url("objective_review", acme, objective_id=carol_objective.pk)
     for person in (carol, bob):
@@ -880,6 +996,71 @@ def test_history_keeps_an_objective_and_a_key_result_with_the_same_id_apart(
     page = text(login(bob).get(url("objective_detail", acme, objective_id=team_objective.pk)))
     assert "Make setup effortless</del>" in page and "Renamed</ins>" in page
     assert "created key result “Twin id”" in page
+
+
+def _history_of(page: str) -> list[str]:
+    """The entries of the page's change history, newest first."""
+    return page[page.index('class="history"') :].split('<li class="history-entry')[1:]
+
+
+ADDED = '<ins><span aria-hidden="true">+</span><span class="visually-hidden">added:</span> {}</ins>'
+REMOVED = (
+    '<del><span aria-hidden="true">−</span><span class="visually-hidden">removed:</span> {}</del>'  # noqa: RUF001
+)
+
+
+def test_the_history_shows_links_added_and_removed_with_private_parents_blanked(
+    login, alice, bob, carol, cycle, company, team_objective, acme
+):
+    secret = services.objective_create(
+        org=acme,
+        by=alice,
+        cycle=cycle,
+        title="Secret expansion",
+        level=Level.COMPANY,
+        owner=alice,
+        mission_link="m",
+        visibility="private",
+    )
+    # One save: a new title, one link added, one removed. It is one entry of the history.
+    services.objective_update(
+        org=acme,
+        by=alice,
+        objective=team_objective,
+        expected_version=1,
+        title="Make setup a breeze",
+        aligned_to=[secret],
+    )
+    records = list(Alignment.history.filter(organization_id=acme.pk, child_id=team_objective.pk))
+    assert {(r.history_type, r.parent_id, r.history_user_id) for r in records} == {
+        ("+", company.pk, bob.user_id),  # when bob created it
+        ("+", secret.pk, alice.user_id),
+        ("-", company.pk, alice.user_id),
+    }
+    objective_moments = set(team_objective.history.values_list("history_date", flat=True))
+    assert {r.history_date for r in records} <= objective_moments
+
+    # Carol reads the team objective but not the private company one.
+    history = _history_of(
+        text(login(carol).get(url("objective_detail", acme, objective_id=team_objective.pk)))
+    )
+    assert not any("Secret expansion" in entry for entry in history)
+    latest = history[0]
+    assert "Alice Chen" in latest and "changed the objective" in latest
+    assert "Make setup a breeze</ins>" in latest
+    assert "Contributes to" in latest
+    assert ADDED.format("a private objective") in latest
+    assert REMOVED.format("Delight workshop owners") in latest
+    # Bob's creation of it, with the link it was created with.
+    (created,) = [entry for entry in history if "created the objective" in entry]
+    assert "Bob Lin" in created and ADDED.format("Delight workshop owners") in created
+    assert not any("Contributes to" in entry for entry in history if entry not in (latest, created))
+
+    # An admin reads the private one's title.
+    history = _history_of(
+        text(login(alice).get(url("objective_detail", acme, objective_id=team_objective.pk)))
+    )
+    assert ADDED.format("Secret expansion") in history[0]
 
 
 def test_the_owner_of_a_team_objective_edits_it_without_managing_the_team(
