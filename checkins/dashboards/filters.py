@@ -22,9 +22,11 @@ from okrapp.models import Membership
 
 SORTS = {
     "person": gettext_lazy("Person"),
+    "objective": gettext_lazy("Objective, company ones first"),
     "progress": gettext_lazy("Progress, lowest first"),
     "-progress": gettext_lazy("Progress, highest first"),
     "status": gettext_lazy("Status, behind first"),
+    "need_help": gettext_lazy("Needs help first"),
     "confidence": gettext_lazy("Confidence, lowest first"),
     "checkin": gettext_lazy("Last check-in, oldest first"),
     "missed": gettext_lazy("Weeks missed, most first"),
@@ -116,6 +118,11 @@ def _matches(row: KeyResultRow, filters: Filters) -> bool:
 
 
 _LAST = Decimal(10**9)
+_BLANK_OBJECTIVE = (99, "", 0)
+
+
+def _objective_rank(objective) -> tuple[int, str, int]:
+    return (objective.level, objective.title.lower(), objective.pk)
 
 
 def _sort_key(sort: str):
@@ -141,6 +148,12 @@ def _sort_key(sort: str):
                 first = 10**7
         elif sort == "missed":
             first = -(row.weeks_missed or 0)
+        elif sort == "objective":
+            # By level (company, team, individual), then title: the objective's key
+            # results together, each person's in turn.
+            first = _BLANK_OBJECTIVE if blank else _objective_rank(row.kr.objective)
+        elif sort == "need_help":
+            first = 0 if row.need_help else 1
         else:
             return (name, blank, position)
         return (blank, first, name, position)
@@ -254,6 +267,12 @@ def _summary_first(item: SummaryRow | None, sort: str):
         return 0 if item.unchecked else item.first_checkin.toordinal()
     if sort == "missed":
         return 0 if blank else -(item.missed or 0)
+    if sort == "objective":
+        if blank:
+            return _BLANK_OBJECTIVE
+        return (item.objective_level, item.objective_title.lower(), item.objective_id)
+    if sort == "need_help":
+        return 0 if not blank and item.need_help else 1
     return 0
 
 

@@ -9,7 +9,7 @@ a notice on the page; they never fail the request.
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.contrib import messages
@@ -113,7 +113,6 @@ def company(request, org_slug):
             "figures_html": mark_safe(figures["figures_html"]),  # noqa: S308 - rendered, escaped
             "changes_html": mark_safe(figures["changes_html"]),  # noqa: S308 - rendered, escaped
             "change_label": figures["change_label"],
-            "change_before_label": figures["change_before_label"],
             "team_count": figures["team_count"],
             "member_count": figures["member_count"],
         }
@@ -163,15 +162,11 @@ def _company_figures(request, view: dashboards.CompanyView, *, active) -> dict:
         "charted": charted,
         "uncharted": len(view.team_bars) - len(charted),
         "change_label": week_label(view.change_week) if view.change_week else "",
-        "change_before_label": week_label(view.change_week - timedelta(weeks=1))
-        if view.change_week
-        else "",
     }
     return {
         "figures_html": render_to_string("checkins/company.html#company-figures", context),
         "changes_html": render_to_string("checkins/company.html#company-changes", context),
         "change_label": context["change_label"],
-        "change_before_label": context["change_before_label"],
         "view": dashboards.CompanyView(
             cycle=None,
             expected=view.expected,
@@ -310,8 +305,10 @@ def team_dashboard(request, org_slug, team_slug):
         key: base + _query(board.cycle, filters, default_cycle, sort=key)
         for key in dashboards.SORTS
     }
-    if _wants_partial(request) and request.GET.get("part") == "person" and filters.person:
-        # One person's key results, opened from their collapsed line (htmx).
+    if one_person and filters.person:
+        # One person's key results, opened from their collapsed line (htmx). Acknowledging
+        # one comes back here and swaps these rows alone (and the line's figures): the
+        # table would otherwise become this person's rows while the form says "Everyone".
         lines = [line for group in board.groups for line in group.shown_people]
         person = next(p for p in board.people if p.pk == filters.person)
         line = next(
@@ -322,8 +319,10 @@ def team_dashboard(request, org_slug, team_slug):
             "cycle": board.cycle,
             "filters": filters,
             "line": line,
-            "here": here,
-            "sort_links": sort_links,
+            # Without JavaScript this address is the page filtered to the person.
+            "here": base + _query(board.cycle, filters, default_cycle, part="person"),
+            "ack_target": f"#dash-person-rows-{person.pk}",
+            "partial_messages": list(messages.get_messages(request)),
         }
         return render(request, "checkins/dashboard.html#person-rows", context)
     # A large view lists one collapsed line per person; each opens with their key results
@@ -502,5 +501,6 @@ def cadence_health(request, org_slug, cycle_id):
         "heat_map": heat_map,
         "review_counts": review_counts(org, cycle),
         "stuck": list(reminders.stuck_claims(org)) if viewer.is_admin else None,
+        "failed": list(reminders.failed_claims(org)) if viewer.is_admin else None,
     }
     return render_page(request, "checkins/cadence_health.html", context)

@@ -129,3 +129,28 @@ def test_manager_dashboard_and_staff_company_view(
     page.keyboard.press("Enter")
     expect(page.get_by_role("link", name="Ship v2")).to_be_visible()
     assert CheckIn.objects.for_org(acme).count() == 2
+
+
+def test_acknowledge_in_an_opened_person_of_a_large_dashboard(
+    live_server, page: Page, log_in, acme, bob, carol, engineering, quarter, monkeypatch
+):
+    """A dashboard too long to list every key result shows one line per person: opening
+    carol's and acknowledging there updates her rows and her line, and leaves the rest of
+    the table and the filters ("Everyone") as they were."""
+    from checkins import dashboards
+
+    monkeypatch.setattr(dashboards, "EXPANDED_ROWS", 1)
+    log_in(bob)
+    page.goto(f"{live_server.url}/acme/teams/engineering/")
+    line = page.locator(f"#dash-person-{carol.pk}")
+    expect(line.get_by_text("2 check-ins not acknowledged")).to_be_visible()
+    line.locator("summary").click()
+    expect(line.get_by_role("link", name=quarter["behind"].title)).to_be_visible()
+
+    line.get_by_role("button", name=re.compile("Acknowledge")).first.click()
+    expect(line.get_by_text("Acknowledged.")).to_be_visible()
+    expect(line.get_by_text("1 check-in not acknowledged")).to_be_visible()
+    expect(line.get_by_role("button", name=re.compile("Acknowledge"))).to_have_count(1)
+    expect(page.locator(f"#dash-person-{bob.pk}")).to_be_visible()
+    expect(page.get_by_label("Person")).to_have_value("")
+    assert Acknowledgement.objects.for_org(acme).count() == 1

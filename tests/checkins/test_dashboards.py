@@ -243,16 +243,30 @@ def test_the_owner_and_admins_read_the_private_row(client, login, acme, alice, t
         assert "Secret interviews" in body.content.decode()
 
 
-def test_a_persons_manager_reads_their_private_objective(client, login, acme, bob, carol, team):
-    private = ObjectiveFactory(
+def test_a_private_objective_is_read_by_its_teams_managers_not_the_owners_manager(
+    client, login, acme, alice, bob, carol, engineering, team
+):
+    """The OKR core issue: private objectives are for their owner, the team's managers and
+    admins. Bob manages carol and leads Engineering: he reads her private objective of
+    Engineering, not the one without a team; dave reads neither."""
+    alone = ObjectiveFactory(
         cycle=team["cycle"], organization=acme, owner=carol, level=Level.INDIVIDUAL,
         visibility="private", title="Carol's private plan",
     )  # fmt: skip
-    KeyResultFactory(objective=private, owner=carol, title="Carol's private KR")
-    body = login(bob).get(_url("team_dashboard", acme, team_slug="engineering")).content
-    assert "Carol&#x27;s private KR" in body.decode()
-    blank = login(team["dave"]).get(_url("team_dashboard", acme, team_slug="engineering"))
-    assert "Carol&#x27;s private" not in blank.content.decode()
+    KeyResultFactory(objective=alone, owner=carol, title="Carol's private KR")
+    in_team = ObjectiveFactory(
+        cycle=team["cycle"], organization=acme, owner=carol, level=Level.INDIVIDUAL,
+        team=engineering,
+        visibility="private", title="Carol's team plan",
+    )  # fmt: skip
+    KeyResultFactory(objective=in_team, owner=carol, title="Carol's team KR")
+    page = _url("team_dashboard", acme, team_slug="engineering")
+    body = login(bob).get(page).content.decode()
+    assert "Carol&#x27;s private" not in body
+    assert "Carol&#x27;s team KR" in body
+    blank = login(team["dave"]).get(page).content.decode()
+    assert "Carol&#x27;s private" not in blank and "Carol&#x27;s team" not in blank
+    assert "Carol&#x27;s private KR" in login(alice).get(page).content.decode()
 
 
 def test_filter_by_status_person_objective_and_need_help(client, login, acme, bob, team):
@@ -314,6 +328,95 @@ def test_sorting_by_progress(client, login, acme, bob, team):
     assert highest[0].capped == max(r.capped for r in top if r.readable and r.kr)
 
 
+@pytest.fixture
+def sortable(acme, alice, bob, carol, engineering):
+    """Engineering with one key result per person, each first in a different sort:
+
+    ========  ========  ==========  ==========  ==============  ======  =====================
+    person    status    progress    confidence  last check-in   missed  objective
+    ========  ========  ==========  ==========  ==============  ======  =====================
+    Ann       at risk   85 % of exp 6           3 weeks ago     3       individual "Alpha plan"
+    Bob Lin   on track  90 %        8, needs    this week       0       team "Zeta team goal"
+                                    help
+    Carol     behind    10 %        3           last week       2       company "Mid company"
+    Yan       (a private key result bob may not read: last in every sort but by person)
+    Zed       behind    0 %         —           never           0       team "Alpha team goal"
+    ========  ========  ==========  ==========  ==============  ======  =====================
+    """
+    cycle = active_cycle(acme)
+    week = this_week(acme)
+    expected = scoring.capped(cycle.expected_progress(cycle.today()))
+
+    def person(name, manager):
+        member = MembershipFactory(
+            organization=acme,
+            user=UserFactory(email=f"{name.lower()}@acme.example", full_name=name),
+            manager=manager,
+        )
+        TeamMembershipFactory(organization=acme, team=engineering, membership=member)
+        return member
+
+    ann, yan, zed = person("Ann", bob), person("Yan", alice), person("Zed", bob)
+
+    def key_result(owner, level, title, progress, checkins=(), **extra):
+        objective = ObjectiveFactory(
+            cycle=cycle, organization=acme, owner=owner, level=level, title=title,
+            team=engineering if level == Level.TEAM else None, **extra,
+        )  # fmt: skip
+        kr = KeyResultFactory(
+            objective=objective, owner=owner, title=f"KR of {owner.user.full_name}",
+            current_value=D(10) + D(10) * progress,
+        )  # fmt: skip
+        for weeks_ago, confidence, need_help in checkins:
+            check_in(acme, kr, week - timedelta(weeks=weeks_ago), 11, confidence=confidence,
+                     need_help=need_help)  # fmt: skip
+        return kr
+
+    key_result(ann, Level.INDIVIDUAL, "Alpha plan", expected * D("0.85"), [(5, 7, 0), (3, 6, 0)])
+    key_result(bob, Level.TEAM, "Zeta team goal", D("0.9"), [(1, 9, 0), (0, 8, 1)])
+    key_result(carol, Level.COMPANY, "Mid company goal", D("0.1"), [(4, 4, 0), (1, 3, 0)])
+    key_result(yan, Level.INDIVIDUAL, "Yan's secret", D("0.5"), [(0, 2, 1)], visibility="private")
+    key_result(zed, Level.TEAM, "Alpha team goal", D(0))
+    return cycle
+
+
+SORTED = {
+    "person": ["Ann", "Bob Lin", "Carol Tsai", "Yan", "Zed"],
+    "progress": ["Zed", "Carol Tsai", "Ann", "Bob Lin", "Yan"],
+    "-progress": ["Bob Lin", "Ann", "Carol Tsai", "Zed", "Yan"],
+    "status": ["Carol Tsai", "Zed", "Ann", "Bob Lin", "Yan"],
+    "confidence": ["Carol Tsai", "Ann", "Bob Lin", "Zed", "Yan"],
+    "checkin": ["Zed", "Ann", "Carol Tsai", "Bob Lin", "Yan"],
+    "missed": ["Ann", "Carol Tsai", "Bob Lin", "Zed", "Yan"],
+    "objective": ["Carol Tsai", "Zed", "Bob Lin", "Ann", "Yan"],
+    "need_help": ["Bob Lin", "Ann", "Carol Tsai", "Zed", "Yan"],
+}
+
+
+@pytest.mark.parametrize("collapsed", [False, True], ids=["rows", "summary"])
+def test_each_sort_orders_the_key_results_and_the_people(
+    client, login, acme, bob, sortable, collapsed, monkeypatch
+):
+    """The order each sort promises (blanked rows last), as the page lists the key results
+    and, on a dashboard too long for that, the people (counted in SQL)."""
+    assert set(SORTED) == set(dashboards.SORTS)
+    if collapsed:
+        monkeypatch.setattr(dashboards, "EXPANDED_ROWS", 1)
+    client = login(bob)
+    url = _url("team_dashboard", acme, team_slug="engineering")
+    for sort, names in SORTED.items():
+        response = client.get(url, {"sort": sort})
+        assert response.status_code == 200
+        assert f'<option value="{sort}" selected>' in response.content.decode()
+        if collapsed:
+            assert response.context["rows"] is None
+            lines = response.context["board"].top.shown_people
+            assert [line.person.display_name for line in lines] == names, sort
+        else:
+            rows = response.context["rows"]
+            assert [row.person.display_name for row in rows] == names, sort
+
+
 def test_htmx_gets_only_the_table(client, login, acme, bob, team):
     response = login(bob).get(
         _url("team_dashboard", acme, team_slug="engineering"),
@@ -359,6 +462,98 @@ def test_a_large_dashboard_lists_one_line_per_person(
     # A filter with few matches lists the key results themselves.
     behind = client.get(url, {"status": "behind", "need_help": "1"}).content.decode()
     assert "Modules learnt 10 to 20" in behind and "Docs 10 to 20" not in behind
+
+
+def _form_of(body, ack_url):
+    """The acknowledge form posting to ``ack_url``: its hx-target and its ``next``."""
+    form = body.split(f'action="{ack_url}"')[1].split("</form>")[0]
+    target = form.split('hx-target="')[1].split('"')[0]
+    nxt = form.split('name="next" value="')[1].split('"')[0].replace("&amp;", "&")
+    return target, nxt
+
+
+def test_acknowledging_in_an_opened_person_keeps_the_large_dashboard(
+    client, login, acme, bob, team, monkeypatch
+):
+    """On the collapsed dashboard an opened person's Acknowledge swaps that person's rows
+    alone (and their line's figures), never the whole table for one person's while the
+    filter form still says "Everyone"; without JavaScript it lands on the page filtered to
+    that person, the form saying so."""
+    monkeypatch.setattr(dashboards, "EXPANDED_ROWS", 2)
+    dave = team["dave"]
+    url = _url("team_dashboard", acme, team_slug="engineering")
+    client = login(bob)
+    page = client.get(url).content.decode()
+    line = page.split(f'id="dash-person-{dave.pk}"')[1].split("</li>")[0]
+    assert f'id="dash-person-figures-{dave.pk}"' in line
+    assert "3 check-ins not acknowledged" in line
+
+    opened = client.get(url, {"person": dave.pk, "part": "person"}, HTTP_HX_REQUEST="true")
+    rows = opened.content.decode()
+    assert f'id="dash-person-rows-{dave.pk}"' in rows
+    ack_url = _url("checkin_acknowledge", acme, checkin_id=team["dave_help"].pk)
+    target, nxt = _form_of(rows, ack_url)
+    assert target == f"#dash-person-rows-{dave.pk}"
+    assert nxt == f"{url}?person={dave.pk}&part=person"
+
+    answer = client.post(ack_url, {"next": nxt}, HTTP_HX_REQUEST="true", follow=True)
+    body = answer.content.decode()
+    assert answer.status_code == 200 and "<html" not in body
+    assert 'id="dashboard-table"' not in body  # the table (and its other people) stay
+    assert f'id="dash-person-rows-{dave.pk}"' in body and "Acknowledged." in body
+    assert "Modules learnt 10 to 20" in body and "Docs 10 to 20" not in body
+    # The person's line says what is left to acknowledge (out of band).
+    figures = body.split(f'id="dash-person-figures-{dave.pk}" hx-swap-oob="true"')[1]
+    assert "2 check-ins not acknowledged" in figures
+    assert Acknowledgement.objects.for_org(acme).filter(checkin=team["dave_help"]).exists()
+    # The flash was said in the rows: it does not greet the next page.
+    assert "Acknowledged." not in client.get(url).content.decode()
+
+    # Without JavaScript the same address is the page filtered to dave, the form saying so.
+    fast = team["builds"].key_results.get()
+    fast_ack = _url("checkin_acknowledge", acme, checkin_id=fast.checkins.latest("week").pk)
+    landed = client.post(fast_ack, {"next": nxt}, follow=True)
+    page = landed.content.decode()
+    assert "dash-filters" in page and "Acknowledged." in page
+    assert f'<option value="{dave.pk}" selected>' in page
+    assert "Build minutes 10 to 20" in page and "Docs 10 to 20" not in page
+
+
+def test_sub_team_groups_roll_up_and_people_drill_down(client, login, acme, bob, team):
+    """Each team of the tree is a group (<details>, open) whose head rolls up its teams
+    below (Engineering counts Platform's key results) and links to its own dashboard; each
+    person's name opens their OKRs in the cycle."""
+    client = login(bob)
+    cycle, dave = team["cycle"], team["dave"]
+    body = client.get(_url("team_dashboard", acme, team_slug="engineering")).content.decode()
+    table = body.split('id="dashboard-table"')[1]
+    groups = table.split('<details class="dash-group card ')[1:]
+    assert [g.split('"')[0] for g in groups] == ["depth-0", "depth-1"]
+    engineering, platform = (g.split("</summary>")[0] for g in groups)
+    assert "open>" in groups[0][:20] and "open>" in groups[1][:20]
+
+    def head(summary):
+        return " ".join(summary.split('<span class="muted small">')[1].split())
+
+    # Engineering's own people (bob, carol, gus), its and Platform's key results: bob's and
+    # dave's are behind, dave's asks for help (gus's private one counts in nothing).
+    assert ">Engineering</span>" in engineering and "dash-group-link" not in engineering
+    assert head(engineering).startswith("3 people")
+    assert "2 behind" in head(engineering) and "1 asks for help" in head(engineering)
+    assert ">Platform</span>" in platform
+    assert head(platform).startswith("1 person")
+    assert "1 behind" in head(platform) and "1 asks for help" in head(platform)
+    platform_url = _url("team_dashboard", acme, team_slug="platform")
+    assert f'class="small dash-group-link" href="{platform_url}"' in platform
+    assert "Open Platform" in platform
+    # Platform's rows sit in its group, not in Engineering's.
+    assert "Modules learnt 10 to 20" in groups[1] and "Modules learnt" not in groups[0]
+
+    person_url = _url("person_okrs", acme, membership_id=dave.pk) + f"?cycle={cycle.pk}"
+    row = groups[1].split(f'id="dash-row-{team["dave_kr"].pk}"')[1].split("</tr>")[0]
+    assert f'<a href="{person_url}">Dave Wu</a>' in row
+    page = client.get(person_url)
+    assert page.status_code == 200 and "Modules learnt 10 to 20" in page.content.decode()
 
 
 def test_sub_team_dashboard_and_the_people_page_moved(client, login, acme, bob, engineering, team):

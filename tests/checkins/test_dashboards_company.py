@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from checkins import dashboards
 from checkins.dashboards.company import _weekly_rates
-from checkins.models import ClaimStatus, Kudos, NotificationClaim
+from checkins.models import ClaimStatus, Kudos, NotificationClaim, week_label
 from checkins.selectors import weeks_of
 from cycles.models import CyclePilotTeam, Level
 from tests.checkins.dashboard_data import active_cycle, check_in, sub_team, this_week
@@ -97,6 +97,55 @@ def test_company_view_for_staff(client, login, acme, carol, company):
     assert "Get Acme Robotics ready" not in body  # the checklist is the admins'
 
 
+def test_movers_compare_with_each_key_results_value_before_this_week(acme, alice):
+    """A mover is a key result checked in this week, against its latest value before it:
+    the check-in of last week, or of any week before (a week skipped), or its start value
+    when this is its first check-in. Not checked in this week, or not moved: no mover."""
+    cycle = active_cycle(acme)
+    week = this_week(acme)
+    objective = ObjectiveFactory(cycle=cycle, organization=acme, owner=alice)
+
+    def kr(title, *checkins, **shape):
+        made = KeyResultFactory(objective=objective, owner=alice, title=title, **shape)
+        for weeks_ago, value in checkins:
+            check_in(acme, made, week - timedelta(weeks=weeks_ago), value)
+        return made
+
+    kr("Skipped a week", (3, 11), (2, 12), (0, 16))  # 12 two weeks ago → 16: +40 points
+    kr("First check-in", (0, 13))  # start 10 → 13: +30 points
+    kr("Every week", (3, 19), (1, 14), (0, 15))  # last week's 14 → 15: +10 points
+    kr("Inside at last", (0, 7), direction="stay_at_least", start_value=None, target_value=5)
+    kr("Last week only", (1, 18))
+    kr("Unmoved", (2, 12), (0, 12))
+    kr("Fell back", (1, 15), (0, 11))  # 15 → 11: -40 points
+
+    movers = dashboards.company_view(acme, alice, cycle, [], week).movers
+    assert [(m.kr.title, m.before, m.after, m.change, m.since) for m in movers] == [
+        ("Inside at last", D(0), D(1), D(1), None),
+        ("Fell back", D("0.5"), D("0.1"), D("-0.4"), week - timedelta(weeks=1)),
+        ("Skipped a week", D("0.2"), D("0.6"), D("0.4"), week - timedelta(weeks=2)),
+        ("First check-in", D(0), D("0.3"), D("0.3"), None),
+        ("Every week", D("0.4"), D("0.5"), D("0.1"), week - timedelta(weeks=1)),
+    ]
+
+
+def test_the_company_view_says_what_each_mover_is_compared_with(
+    client, login, acme, carol, company
+):
+    week = this_week(acme)
+    docs = company["mine"].key_results.get()
+    docs.checkins.filter(week=week - timedelta(weeks=1)).update(week=week - timedelta(weeks=2))
+    beta = company["ship"].key_results.get()
+    beta.checkins.filter(week__lt=week).delete()
+    body = login(carol).get(_url("org_home", acme)).content.decode()
+    changes = body.split('id="changes-title"')[1]
+    assert "key result\u2019s value before it" in changes
+    beta_line = changes.split("Beta users")[1].split("</li>")[0]
+    assert "60 %" in beta_line and "from its start" in beta_line  # 10 → 16: first check-in
+    docs_line = changes.split("Docs pages")[1].split("</li>")[0]
+    assert f"since {week_label(week - timedelta(weeks=2))}" in docs_line
+
+
 def test_the_weekly_rates_count_each_key_result_once_per_week(acme, alice):
     """This week's and last week's rates from one join: a key result checked in both weeks
     counts once in each; older weeks and archived objectives count in neither."""
@@ -160,6 +209,27 @@ def test_alignment_tree_blanks_private_objectives_and_shows_progress_everywhere(
         _url("alignment_tree", acme, cycle_id=company["cycle"].pk), {"collapsed": "1"}
     )
     assert '<details class="okr-branch">' in collapsed.content.decode()
+
+
+def test_alignment_tree_highlights_orphans(client, login, acme, bob, carol, company):
+    """A team objective aligned to nothing is listed under "Not aligned" with the "Orphan"
+    badge; the aligned ones stay in the tree, unflagged."""
+    orphan = ObjectiveFactory(
+        cycle=company["cycle"], organization=acme, owner=bob, level=Level.TEAM,
+        team=company["ship"].team, title="Refactor the build",
+    )  # fmt: skip
+    text = login(carol).get(_url("alignment_tree", acme, cycle_id=company["cycle"].pk))
+    text = text.content.decode()
+    tree, not_aligned = text.split('id="orphans-title"')
+    assert "Not aligned</h2>" in not_aligned
+    node = not_aligned.split(f'id="okr-{orphan.pk}"')[1].split("</li>")[0]
+    assert "is-orphan" in node and ">Orphan</span>" in node and "Refactor the build" in node
+    assert "Refactor the build" not in tree
+    assert "1 objective contributes to nothing above it." in tree
+    for aligned in (company["ship"], company["mine"]):
+        branch = tree.split(f'id="okr-{aligned.pk}"')[1].split("okr-node-title")[0]
+        assert "is-orphan" not in branch and "Orphan" not in branch
+        assert f'id="okr-{aligned.pk}"' not in not_aligned
 
 
 def test_path_to_the_mission(client, login, acme, carol, company):
@@ -286,6 +356,38 @@ def test_cadence_health_figures(client, login, acme, erin, cadence):
     body = response.content.decode()
     assert 'class="heat-map"' in body and "<desc" in body and "<table" in body
     assert "Pilot teams against the rest" in body
+
+
+def test_cadence_health_counts_quality_reviews_per_team(
+    client, login, acme, bob, erin, engineering, cadence
+):
+    """The OKR Master approves one objective and asks for changes on another: cadence
+    health counts them per team (objectives of no team together)."""
+    cycle = cadence["cycle"]
+    team_objective = {"cycle": cycle, "organization": acme, "owner": bob, "level": Level.TEAM}
+    ship = ObjectiveFactory(team=engineering, title="Ship v2", **team_objective)
+    ObjectiveFactory(team=engineering, title="Docs for v2", **team_objective)
+    deals = ObjectiveFactory(team=cadence["sales"], title="Close deals", **team_objective)
+    client = login(erin)
+    for objective, decision in ((ship, "approved"), (deals, "changes_requested")):
+        response = client.post(
+            _url("objective_review", acme, objective_id=objective.pk),
+            {"decision": decision, "comment": "Name the customers."},
+        )
+        assert response.status_code == 302
+
+    body = client.get(_url("cadence_health", acme, cycle_id=cycle.pk)).content.decode()
+    table = body.split('id="review-counts"')[1].split("</table>")[0]
+
+    def counts(name):
+        row = table.split(f">{name}</")[1].split("</tr>")[0]
+        cells = [cell.split("</td>")[0] for cell in row.split('<td class="num">')[1:]]
+        return [int(cell.rsplit(">", 2)[-2].split("<")[0]) for cell in cells]
+
+    # approved, changes requested, not reviewed
+    assert counts("Engineering") == [1, 0, 1]
+    assert counts("Sales") == [0, 1, 0]
+    assert counts("Company and people without a team") == [0, 0, 3]  # carol, dave, frank
 
 
 def test_admins_see_stuck_notifications(client, login, acme, alice, erin, carol, cadence):
