@@ -45,8 +45,8 @@ from okrapp.api import (
     error_responses,
 )
 from okrapp.models import Membership
+from okrapp.rows import MAX_ID
 
-MAX_ID = 2**63 - 1
 CONFIDENCE_RANGE = _("Confidence is from 1 to 10.")
 COMMENT_TOO_LONG = _("Keep comments under 5,000 characters.")
 ONE_SUBJECT = _("Filter by one of key_result, objective or checkin, not several.")

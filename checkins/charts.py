@@ -123,11 +123,11 @@ def burnup(
             "lower": plain(kr.lower_bound),
             "upper": plain(kr.upper_bound),
         }
+    elif direction is scoring.Direction.STAY_AT_LEAST:
+        # Whole sentences: a language orders "at least" and the bound its own way.
+        goal = _("Should stay at least %(bound)s.") % {"bound": plain(kr.target_value)}
     else:
-        goal = _("Should stay at %(kind)s %(bound)s.") % {
-            "kind": _("least") if direction is scoring.Direction.STAY_AT_LEAST else _("most"),
-            "bound": plain(kr.target_value),
-        }
+        goal = _("Should stay at most %(bound)s.") % {"bound": plain(kr.target_value)}
     chart = {
         "width": width,
         "height": height,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from checkins.models import Rhythm
+from checkins.models import CheckIn, Rhythm
 from cycles.models import Cycle, KeyResult, Objective
+from okrapp.forms import IdChoiceField
 from okrapp.models import Membership, Organization
 
 VALUE_LIMIT = 10**15
@@ -55,6 +57,17 @@ class CheckInForm(forms.Form):
             "expected_revision": data["revision"],
         }
 
+    def lost_race(self, error: ValidationError, newer: CheckIn | None) -> None:
+        """Show a lost race (the service's ``ConflictError``) on the form as it was sent,
+        now expecting the revision of ``newer``, the check-in shown in its place (``None``:
+        there is none): saving again, once its values are read, revises it instead of
+        losing against it again."""
+        self.conflict = newer
+        self.add_error(None, error.messages)
+        data = self.data.copy()
+        data[self.add_prefix("revision")] = newer.revision if newer is not None else 0
+        self.data = data
+
 
 class AcknowledgeForm(forms.Form):
     reply = forms.CharField(
@@ -73,7 +86,7 @@ class CommentForm(forms.Form):
 
 
 class KudosForm(forms.Form):
-    receiver = forms.ModelChoiceField(
+    receiver = IdChoiceField(
         label=_("To"), queryset=Membership.objects.none(), empty_label=_("Choose a colleague")
     )
     message = forms.CharField(
@@ -81,13 +94,13 @@ class KudosForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    objective = forms.ModelChoiceField(
+    objective = IdChoiceField(
         label=_("For the objective"),
         queryset=Objective.objects.none(),
         required=False,
         empty_label=_("No objective"),
     )
-    key_result = forms.ModelChoiceField(
+    key_result = IdChoiceField(
         label=_("For the key result"),
         queryset=KeyResult.objects.none(),
         required=False,

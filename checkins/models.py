@@ -349,6 +349,8 @@ class ClaimStatus(models.TextChoices):
     SENDING = "sending", _("Sending")  # a worker is handing it to the mail server
     SENT = "sent", _("Sent")
     SKIPPED = "skipped", _("Skipped")  # no longer due when the worker got to it
+    # Given up: refused too often, or its week ended before it could go.
+    FAILED = "failed", _("Not delivered")
 
 
 class NotificationClaim(TenantModel):
@@ -393,6 +395,38 @@ class NotificationClaim(TenantModel):
         from okrapp.mail import stable_message_id
 
         return stable_message_id(f"notification.{self.pk}.{self.batch}")
+
+
+class MailClaim(TenantModel):
+    """A one-off mail (a mention, "the report is ready") that goes at most once.
+
+    Its task inserts the row for the mail's :attr:`key` before sending and takes it
+    claimed → sending with a conditional UPDATE, so a task delivered twice (``acks_late``
+    re-delivers when a worker dies; a message can be duplicated) sends once. A refused mail
+    goes back to "claimed" for the task's retry. As with :class:`NotificationClaim`, a row
+    left "sending" by a dead worker is not sent again on a guess.
+    """
+
+    key = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.CLAIMED
+    )
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="mail_claim_once"),
+        ]
+
+    @property
+    def message_id(self) -> str:
+        """The same on every attempt; the claim time keeps it unique when ids repeat after a
+        database reset while a mail folder stays."""
+        from okrapp.mail import stable_message_id
+
+        return stable_message_id(f"mail.{self.pk}.{self.claimed_at:%Y%m%d%H%M%S%f}")
 
 
 # --- Reports ------------------------------------------------------------------------------------

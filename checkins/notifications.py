@@ -2,12 +2,17 @@
 
 A worker moves each claim claimed → sending with a conditional UPDATE (only one worker can
 win it), sends, then marks it sent. If the mail server refuses, the claim goes back to
-"claimed" for a retry. If the worker dies in between, the claim stays "sending": nobody
-knows whether the mail went, so it is never sent again on a guess. Each mail carries the
-claim's ``Message-ID`` (``NotificationClaim.message_id``, the same on every attempt); the
-tick asks the mail backend about claims stuck past their lease
+"claimed" for a retry, until its ``reminders.MAX_ATTEMPTS``-th attempt: then it is
+"failed" and shown to admins (``reminders.failed_claims``), as is a claim whose week ended
+before it went (``reminders.give_up_ended_weeks``). If the worker dies in between, the
+claim stays "sending": nobody knows whether the mail went, so it is never sent again on a
+guess. Each mail carries the claim's ``Message-ID`` (``NotificationClaim.message_id``, the
+same on every attempt); the tick asks the mail backend about claims stuck past their lease
 (``reminders.recover_stuck``): delivered → sent, provably not delivered → claimed again,
 backend cannot tell (SMTP, chat) → reported to admins (``reminders.stuck_claims``).
+
+One-off mails (a mention, "the report is ready") are claimed the same way, in a
+``MailClaim`` row per mail (:func:`send_once`).
 """
 
 from __future__ import annotations
@@ -27,10 +32,17 @@ from checkins.models import (
     Channel,
     CheckIn,
     ClaimStatus,
+    MailClaim,
     NotificationClaim,
     NotificationKind,
 )
-from checkins.reminders import _open_krs, scoring_owners
+from checkins.reminders import (
+    MAX_ATTEMPTS,
+    _open_krs,
+    _pilot_filter,
+    away_until,
+    scoring_owners,
+)
 from cycles.models import Cycle, CycleState, KeyResult, KeyResultScore, ObjectiveStatus
 from okrapp.mail import send_templated_mail
 from okrapp.models import Membership, Organization, TeamMembership
@@ -86,15 +98,22 @@ def _checkin_reminders(org, claims) -> dict[int, Mail | None]:
 
 
 def _manager_digests(org, claims) -> dict[int, Mail | None]:
+    """Each manager's reports with key results still without a check-in, and their
+    need-help flags. People away on the day the digest fell due are listed as away, not
+    missing; in pilot mode only people on the pilot teams are expected to check in."""
     cycle = Cycle.objects.for_org(org).filter(state=CycleState.ACTIVE).first()
     if cycle is None:
         return {c.pk: None for c in claims}
     week = claims[0].week
     managers = {c.membership_id for c in claims}
     reports = list(
-        Membership.objects.for_org(org).active().filter(manager_id__in=managers).with_user()
+        _pilot_filter(
+            org, cycle, Membership.objects.for_org(org).active().filter(manager_id__in=managers)
+        ).with_user()
     )
     report_ids = {r.pk for r in reports}
+    due_at = max(c.claimed_at for c in claims)
+    away = away_until(org, [(r.pk, r.time_zone) for r in reports], due_at)
     queue = absolute(reverse("ack_queue", kwargs={"org_slug": org.slug}))
     missing = defaultdict(list)
     for kr in _open_krs(org, cycle, week).filter(owner_id__in=report_ids):
@@ -108,17 +127,24 @@ def _manager_digests(org, claims) -> dict[int, Mail | None]:
         need_help[checkin.owner_id].append(checkin)
     mails = {}
     for c in claims:
-        mine = [r for r in reports if r.manager_id == c.membership_id]
-        rows = [
-            {"person": r, "missing": missing[r.pk], "need_help": need_help[r.pk]}
-            for r in mine
-            if missing[r.pk] or need_help[r.pk]
-        ]
+        rows = []
+        for r in reports:
+            if r.manager_id != c.membership_id or not (missing[r.pk] or need_help[r.pk]):
+                continue
+            rows.append(
+                {
+                    "person": r,
+                    "missing": [] if r.pk in away else missing[r.pk],
+                    "away_until": away.get(r.pk) if missing[r.pk] else None,
+                    "need_help": need_help[r.pk],
+                }
+            )
+        to_act_on = any(row["missing"] or row["need_help"] for row in rows)
         mails[c.pk] = (
             Mail(
                 "checkins/mail/manager_digest", {"rows": rows, "cycle": cycle, "action_url": queue}
             )
-            if rows
+            if to_act_on
             else None
         )
     return mails
@@ -237,7 +263,7 @@ def send_claims(org: Organization, claim_ids: list[int]) -> dict[str, int]:
         .filter(pk__in=claim_ids, status=ClaimStatus.CLAIMED)
         .select_related("membership__user")
     )
-    counts = {"sent": 0, "skipped": 0, "failed": 0, "taken": 0}
+    counts = {"sent": 0, "skipped": 0, "failed": 0, "given_up": 0, "taken": 0}
     by_kind = defaultdict(list)
     for c in claims:
         by_kind[(c.kind, c.week)].append(c)
@@ -287,15 +313,45 @@ def _send_one(org, claim: NotificationClaim, mail: Mail | None, links, counts) -
         return
     except Exception as exc:  # refused or timed out: nothing went out, so it can be retried
         log.warning("notification %s to %s refused: %s", claim.pk, person.user.email, exc)
+        # Up to MAX_ATTEMPTS; after that the lost-claim sweep would send it again forever.
+        give_up = claim.attempts + 1 >= MAX_ATTEMPTS  # this attempt's increment included
         NotificationClaim.objects.for_org(org).filter(pk=claim.pk).update(
-            status=ClaimStatus.CLAIMED, error=str(exc)[:300]
+            status=ClaimStatus.FAILED if give_up else ClaimStatus.CLAIMED,
+            error=(str(exc) or type(exc).__name__)[:300],
         )
-        counts["failed"] += 1
+        counts["given_up" if give_up else "failed"] += 1
         return
     NotificationClaim.objects.for_org(org).filter(pk=claim.pk).update(
         status=ClaimStatus.SENT, sent_at=timezone.now(), error=""
     )
     counts["sent"] += 1
+
+
+def send_once(*, org_id: int, key: str, **mail) -> bool:
+    """Send a one-off mail (``send_templated_mail``'s arguments) at most once per ``key``,
+    however often its task is delivered; False when it went (or is going) already.
+
+    The row is inserted if missing, then taken claimed → sending by a conditional UPDATE,
+    which one delivery wins. A refused mail goes back to "claimed" (the exception goes on
+    to the task, which retries). A delivery dying mid-send leaves "sending": not sent again.
+    """
+    MailClaim.objects.bulk_create(
+        [MailClaim(organization_id=org_id, key=key)], ignore_conflicts=True
+    )
+    rows = MailClaim.objects.for_org(org_id).filter(key=key)
+    won = rows.filter(status=ClaimStatus.CLAIMED).update(
+        status=ClaimStatus.SENDING, sending_at=timezone.now()
+    )
+    if not won:
+        return False
+    claim = rows.get()
+    try:
+        send_templated_mail(**mail, message_id=claim.message_id)
+    except Exception:  # refused or timed out: nothing went out
+        rows.filter(status=ClaimStatus.SENDING).update(status=ClaimStatus.CLAIMED)
+        raise
+    rows.update(status=ClaimStatus.SENT, sent_at=timezone.now())
+    return True
 
 
 def request_scores(org: Organization, cycle: Cycle, week) -> list[int]:

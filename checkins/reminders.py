@@ -16,6 +16,10 @@ mail backend about the claim's ``Message-ID``; only a definite answer moves the 
 (delivered → sent; not delivered → claimed, sent again under the same ``Message-ID``,
 which a ledger backend refuses to deliver twice). A backend that cannot answer (SMTP)
 and chat channels leave the row "sending", shown to admins (:func:`stuck_claims`).
+
+Giving up. A claim the mail server refused :data:`MAX_ATTEMPTS` times, and one of a week
+that ended before it went (:func:`give_up_ended_weeks`: a reminder or digest of last week
+is noise), is "failed", never sent, and shown to admins (:func:`failed_claims`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import uuid
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
@@ -50,9 +54,22 @@ log = logging.getLogger(__name__)
 # A claim still "claimed" this long after the tick was never picked up (lost message):
 # the next tick dispatches it again. "sending" this long means a worker died mid-send.
 STALE_AFTER = timedelta(minutes=10)
-# A claim whose worker died this many times is left to people: re-sending it again would
-# only kill the next worker (a mail that cannot be built or handed over).
+# Attempts at one claim before it is given up. A claim whose worker died this many times is
+# left to people: re-sending it again would only kill the next worker (a mail that cannot
+# be built or handed over). One the mail server refused this many times is marked failed
+# (``notifications.send_claims``): else each tick's lost-claim sweep would send it again,
+# forever.
 MAX_ATTEMPTS = 5
+# The kinds about one week's check-ins: once the week is over they are never sent (the next
+# week has its own). A scoring request is not bound to its week.
+WEEKLY_KINDS = (
+    NotificationKind.CHECKIN_REMINDER,
+    NotificationKind.MANAGER_DIGEST,
+    NotificationKind.MASTER_SUMMARY,
+    NotificationKind.SCORING_REMINDER,
+)
+# Failed claims are shown to admins for this long.
+FAILED_SHOWN_FOR = timedelta(weeks=4)
 
 
 def lease() -> timedelta:
@@ -69,10 +86,46 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def checkin_moment(org: Organization, week: date, time_zone: str, extra_days: int = 0) -> datetime:
-    """The organisation's check-in weekday and hour in this ISO week, on the person's clock."""
-    day = week + timedelta(days=org.checkin_weekday + extra_days)
-    return datetime.combine(day, time(org.checkin_hour), tzinfo=_zone(time_zone))
+def week_bounds(org: Organization, week: date) -> tuple[datetime, datetime]:
+    """When the organisation's ISO week of ``week`` starts and ends (Monday 00:00 to the
+    next Monday 00:00 on the organisation's clock), in UTC."""
+    start = datetime.combine(week, time(0), tzinfo=org.zoneinfo)
+    end = datetime.combine(week + timedelta(weeks=1), time(0), tzinfo=org.zoneinfo)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def checkin_moment(org: Organization, week: date, time_zone: str) -> datetime:
+    """When the person's reminder of the organisation's week ``week`` is due: the
+    organisation's check-in weekday and hour on the person's own clock, the latest such
+    moment before the week ends.
+
+    Taken on the dates of the week, it can fall after the week's end for someone west of
+    the organisation (Taipei checks in on Sunday at 20:00; Sunday 20:00 in Los Angeles is
+    Monday noon in Taipei, the next week), and would never come: then it is the same
+    weekday and hour seven days earlier. Someone far east may get a moment before the week
+    starts; they are due from its start. An hour the clock skips (summer time) comes when
+    the clock jumps over it; an hour it repeats, the first time (``fold=0``).
+    """
+    zone = _zone(time_zone)
+    day = week + timedelta(days=org.checkin_weekday)
+    moment = datetime.combine(day, time(org.checkin_hour), tzinfo=zone)
+    if moment.astimezone(UTC) >= week_bounds(org, week)[1]:
+        moment = datetime.combine(day - timedelta(weeks=1), time(org.checkin_hour), tzinfo=zone)
+    return moment
+
+
+def escalation_moment(org: Organization, week: date, time_zone: str) -> datetime:
+    """When the digests of the organisation's week ``week`` are due for someone: the grace
+    period after their check-in moment, but in the week at the latest.
+
+    Saturday + 2 days is Monday of the next week, whose own digest is a week away; so the
+    digest comes in the week's last hour instead (Sunday 23:00 on the organisation's
+    clock), after the check-in moment (a moment in that very hour escalates at once)."""
+    moment = checkin_moment(org, week, time_zone)
+    day = moment.date() + timedelta(days=org.escalation_grace_days)
+    after_grace = datetime.combine(day, moment.time(), tzinfo=moment.tzinfo).astimezone(UTC)
+    last_hour = week_bounds(org, week)[1] - timedelta(hours=1)
+    return max(moment.astimezone(UTC), min(after_grace, last_hour))
 
 
 def _cycle(org: Organization, state: str) -> Cycle | None:
@@ -90,11 +143,11 @@ def _pilot_filter(org: Organization, cycle: Cycle, people):
     return people.filter(Exists(on_pilot))
 
 
-def _away_today(org: Organization, rows: list[tuple[int, str]], now: datetime) -> set[int]:
-    """Members whose own calendar shows them away today."""
+def away_until(org: Organization, rows: list[tuple[int, str]], now: datetime) -> dict[int, date]:
+    """Members whose own calendar shows them away today, with the last day they are away."""
     ids = [pk for pk, _tz in rows]
     if not ids:
-        return set()
+        return {}
     utc_day = now.date()
     periods = (
         AwayPeriod.objects.for_org(org)
@@ -106,16 +159,20 @@ def _away_today(org: Organization, rows: list[tuple[int, str]], now: datetime) -
         .values_list("membership_id", "starts_on", "ends_on")
     )
     zones = dict(rows)
-    away = set()
+    away = {}
     for pk, starts, ends in periods:
         today = now.astimezone(_zone(zones[pk])).date()
         if starts <= today <= ends:
-            away.add(pk)
+            away[pk] = max(ends, away.get(pk, ends))
     return away
 
 
-def _at_their_moment(org, rows, week, now, extra_days=0) -> list[int]:
-    return [pk for pk, tz in rows if now >= checkin_moment(org, week, tz, extra_days)]
+def _away_today(org: Organization, rows: list[tuple[int, str]], now: datetime) -> set[int]:
+    return set(away_until(org, rows, now))
+
+
+def _at_their_moment(org, rows, week, now, moment=checkin_moment) -> list[int]:
+    return [pk for pk, tz in rows if now >= moment(org, week, tz)]
 
 
 def _open_krs(org: Organization, cycle: Cycle, week: date):
@@ -145,20 +202,23 @@ def due_checkin_reminders(org: Organization, now: datetime) -> list[int]:
 
 
 def due_manager_digests(org: Organization, now: datetime) -> list[int]:
-    """Managers of reports who own KRs in the active cycle, once the grace period is over."""
+    """Managers of reports who own KRs in the active cycle (on a pilot team, in pilot mode),
+    once the grace period is over."""
     cycle = _cycle(org, CycleState.ACTIVE)
     if cycle is None:
         return []
     week = current_week(org, now)
     owners = KeyResult.objects.for_org(org).in_cycle(cycle).values("owner_id")
-    reports = Membership.objects.for_org(org).active().filter(pk__in=owners)
+    reports = _pilot_filter(
+        org, cycle, Membership.objects.for_org(org).active().filter(pk__in=owners)
+    )
     people = (
         Membership.objects.for_org(org)
         .active()
         .filter(notify_digests=True, pk__in=reports.values("manager_id"))
     )
     rows = list(people.values_list("id", "time_zone"))
-    return _at_their_moment(org, rows, week, now, extra_days=org.escalation_grace_days)
+    return _at_their_moment(org, rows, week, now, moment=escalation_moment)
 
 
 def due_master_summaries(org: Organization, now: datetime) -> list[int]:
@@ -170,7 +230,7 @@ def due_master_summaries(org: Organization, now: datetime) -> list[int]:
         Membership.objects.for_org(org).active().filter(notify_digests=True, is_okr_master=True)
     )
     rows = list(people.values_list("id", "time_zone"))
-    return _at_their_moment(org, rows, week, now, extra_days=org.escalation_grace_days)
+    return _at_their_moment(org, rows, week, now, moment=escalation_moment)
 
 
 def scoring_owners(org: Organization, cycle: Cycle, *, unscored_only: bool):
@@ -246,10 +306,29 @@ def claim(
     )
 
 
+def give_up_ended_weeks(
+    org: Organization, now: datetime, claim_ids: Iterable[int] | None = None
+) -> int:
+    """Mark failed the claims still waiting to go whose week ended before they went (all
+    of ``org``'s, or those of ``claim_ids``): a reminder or digest of a past week would
+    only confuse. Their ``error`` is cleared: what admins see is that the week ended."""
+    waiting = NotificationClaim.objects.for_org(org).filter(
+        status=ClaimStatus.CLAIMED, kind__in=WEEKLY_KINDS, week__lt=current_week(org, now)
+    )
+    if claim_ids is not None:
+        waiting = waiting.filter(pk__in=list(claim_ids))
+    given_up = waiting.update(status=ClaimStatus.FAILED, error="")
+    if given_up:
+        log.warning("%s: %s notification(s) of an ended week given up", org.slug, given_up)
+    return given_up
+
+
 def claim_due(org: Organization, now: datetime | None = None) -> list[int]:
-    """Every notification due now in ``org``, claimed; plus lost claims to dispatch again."""
+    """Every notification due now in ``org``, claimed; plus lost claims to dispatch again,
+    except those whose week has ended (given up)."""
     now = now or timezone.now()
     week = current_week(org, now)
+    give_up_ended_weeks(org, now)
     claimed = []
     for kind, find in DUE.items():
         # Mail as before; Slack and Teams too for those who chose them (same unique row,
@@ -273,6 +352,18 @@ def stuck_claims(org: Organization, now: datetime | None = None):
         NotificationClaim.objects.for_org(org)
         .filter(Q(status=ClaimStatus.SENDING) & Q(sending_at__lt=now - lease()))
         .select_related("membership__user")
+    )
+
+
+def failed_claims(org: Organization, now: datetime | None = None):
+    """Claims given up in the last weeks (refused :data:`MAX_ATTEMPTS` times, or their
+    week ended first; ``error`` says which): shown to admins beside the stuck ones."""
+    now = now or timezone.now()
+    return (
+        NotificationClaim.objects.for_org(org)
+        .filter(status=ClaimStatus.FAILED, week__gte=current_week(org, now) - FAILED_SHOWN_FOR)
+        .select_related("membership__user")
+        .order_by("-claimed_at", "-id")
     )
 
 

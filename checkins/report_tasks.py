@@ -20,11 +20,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from checkins import notifications
 from checkins.models import Report, ReportStage, ReportStatus
 from checkins.report_render import render_csv, render_document, render_pdf
 from checkins.reports import REPORTABLE_STATES, collect, summarize
 from cycles.models import Cycle
-from okrapp.mail import send_templated_mail
 from okrapp.models import Membership, Organization, TeamMembership
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def send_report_mail(org_id: int, report_id: int, generation: int) -> int:
 def send_report_ready_mail(
     org_id: int, report_id: int, generation: int, membership_id: int
 ) -> bool:
-    """Tell one admin or manager, in their language, that the report is ready."""
+    """Tell one admin or manager, in their language, that the report is ready (once)."""
     report = (
         Report.objects.for_org(org_id)
         .select_related("cycle", "organization")
@@ -228,7 +228,10 @@ def send_report_ready_mail(
         return False
     org, cycle = report.organization, report.cycle
     site = settings.SITE_URL
-    send_templated_mail(
+    # Once per generation and person, however often this task is delivered.
+    return notifications.send_once(
+        org_id=org_id,
+        key=f"report_ready.{report_id}.{generation}.{membership_id}",
         to=[person.user.email],
         template="checkins/mail/report_ready",
         context={
@@ -243,4 +246,3 @@ def send_report_ready_mail(
         },
         language=person.language,
     )
-    return True

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+
+from django.db.models import Q
 
 from checkins.charts import burnup
 from checkins.models import Acknowledgement, CheckIn
@@ -13,6 +16,7 @@ from cycles import permissions, scoring
 from cycles.models import Cycle, CycleState, KeyResult, Objective, ObjectiveStatus
 from cycles.scoring import plain
 from okrapp.models import Membership, Organization
+from okrapp.rows import MAX_ID
 
 
 @dataclass
@@ -28,8 +32,14 @@ class KeyResultWeek:
     current_week: date
 
     @property
+    def open(self) -> bool:
+        """Its cycle is active. One that is not is on the page only to show why its
+        check-in was refused (``my_week(also=…)``): nothing is due in it."""
+        return self.kr.objective.cycle.state == CycleState.ACTIVE
+
+    @property
     def due(self) -> bool:
-        return self.this_week is None
+        return self.this_week is None and self.open
 
     @property
     def status(self) -> scoring.Status:
@@ -114,7 +124,7 @@ class MyWeek:
 
     @property
     def done_for_the_week(self) -> bool:
-        return bool(self.key_results) and not self.due
+        return any(k.open for k in self.key_results) and not self.due
 
 
 def active_cycle(org: Organization) -> Cycle | None:
@@ -131,14 +141,25 @@ def my_key_results(org: Organization, membership: Membership):
     )
 
 
-def on_my_week(key_result: KeyResult, membership: Membership) -> bool:
-    """The rule of :func:`my_key_results` for one key result in hand, read with its
-    objective and cycle (a check-in from My week locks the row first and asks this)."""
-    objective = key_result.objective
+def checks_in_from_my_week(key_result: KeyResult, membership: Membership) -> bool:
+    """My week takes a check-in on this key result (read with its objective): the rule of
+    :func:`my_key_results` for one key result in hand, less its cycle's state. One whose
+    cycle is not active (it moved on while the page was open) is the check-in service's to
+    refuse, with its reason, not a key result unknown here (a check-in from My week locks
+    the row first and asks)."""
     return (
         key_result.owner_id == membership.pk
-        and objective.cycle.state == CycleState.ACTIVE
-        and objective.status != ObjectiveStatus.ARCHIVED
+        and key_result.objective.status != ObjectiveStatus.ARCHIVED
+    )
+
+
+def week_checkin(org: Organization, key_result_id: int, week: date) -> CheckIn | None:
+    """The key result's check-in of ``week`` as it is now, with who recorded it."""
+    return (
+        CheckIn.objects.for_org(org)
+        .filter(key_result_id=key_result_id, week=week)
+        .select_related("recorded_by__user")
+        .first()
     )
 
 
@@ -147,13 +168,29 @@ def my_week(
     membership: Membership,
     week: date,
     today: date,
+    *,
+    also: Collection[int] = (),
 ) -> MyWeek:
     """Everything ``membership`` owns in the active cycle, with its check-ins (2 queries;
-    a third finds the cycle when the person owns nothing in it)."""
-    krs = my_key_results(org, membership).select_related("objective__cycle")
+    a third finds the cycle when the person owns nothing in it).
+
+    ``also``: key results a save just sent from the page. Those the person checks in on
+    from My week (:func:`checks_in_from_my_week`) stay on it whatever their cycle's state,
+    so a check-in refused because the cycle moved on comes back with its reason and what
+    was typed."""
+    krs = my_key_results(org, membership)
+    also = [pk for pk in also if 0 < pk <= MAX_ID]
+    if also:
+        krs = (
+            KeyResult.objects.for_org(org)
+            .filter(Q(pk__in=krs.values("pk")) | Q(pk__in=also, owner=membership))
+            .exclude(objective__status=ObjectiveStatus.ARCHIVED)
+        )
+    krs = krs.select_related("objective__cycle")
     krs = list(krs.order_by("objective__level", "objective__title", "position", "id"))
-    cycle = krs[0].objective.cycle if krs else active_cycle(org)
-    if cycle is None or not krs:
+    active = [k for k in krs if k.objective.cycle.state == CycleState.ACTIVE]
+    cycle = active[0].objective.cycle if active else active_cycle(org)
+    if not krs:
         return MyWeek(cycle=cycle, week=week, objectives=[])
     for kr in krs:
         kr.owner = membership  # the person themselves: no join, no query
@@ -164,9 +201,9 @@ def my_week(
         .select_related("acknowledgement__by__user")
     ):
         by_kr[checkin.key_result_id].append(checkin)
-    expected = cycle.expected_progress(today)
     grouped: dict[int, ObjectiveWeek] = {}
     for kr in krs:
+        kr_cycle = kr.objective.cycle
         history = sorted(by_kr[kr.pk], key=lambda c: c.week)
         this_week = next((c for c in history if c.week == week), None)
         earlier = [c for c in history if c.week < week]
@@ -176,11 +213,11 @@ def my_week(
                 this_week=this_week,
                 last=earlier[-1] if earlier else None,
                 history=history,
-                expected=expected,
+                expected=kr_cycle.expected_progress(today),
                 current_week=week,
                 chart=burnup(
                     kr=kr,
-                    cycle=cycle,
+                    cycle=kr_cycle,
                     checkins=history,
                     today=today,
                     width=220,

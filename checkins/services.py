@@ -63,6 +63,11 @@ def can_check_in(by: Membership, key_result: KeyResult) -> bool:
     return key_result.owner_id == by.pk or manages(by, key_result.owner)
 
 
+def can_acknowledge(by: Membership, checkin: CheckIn) -> bool:
+    """Someone who manages the check-in's owner, not the owner themselves."""
+    return checkin.owner_id != by.pk and manages(by, checkin.owner)
+
+
 # --- Check-ins --------------------------------------------------------------------------------
 
 
@@ -111,9 +116,12 @@ def lock_for_checkin(org: Organization, key_result_id: int, *, week: date) -> Ke
 
     Call it inside the transaction that records the check-in, then :func:`checkin_record`
     with ``locked=True``. A caller that accepts only some key results checks the row it got
-    (My week: :func:`checkins.selectors.on_my_week`). Another organisation's key result, or
-    none: ``KeyResult.DoesNotExist``.
+    (My week: :func:`checkins.selectors.checks_in_from_my_week`). Another organisation's
+    key result, or none (an id past :data:`okrapp.rows.MAX_ID` too):
+    ``KeyResult.DoesNotExist``.
     """
+    if not 0 < key_result_id <= rows.MAX_ID:
+        raise KeyResult.DoesNotExist(f"No key result {key_result_id} in {org.slug}.")
     with connection.cursor() as cursor:
         cursor.execute(_lock_sql(connection.vendor), [org.pk, key_result_id])
         row = cursor.fetchone()
@@ -258,7 +266,7 @@ def checkin_acknowledge(
     """A manager marks a report's check-in as seen, perhaps with a reply."""
     require_same_org(org, checkin)
     checkin = CheckIn.objects.for_org(org).select_related("owner").get(pk=checkin.pk)
-    if checkin.owner_id == by.pk or not manages(by, checkin.owner):
+    if not can_acknowledge(by, checkin):
         raise PermissionDenied(_("Only the person's manager can acknowledge their check-in."))
     ack, created = Acknowledgement.objects.for_org(org).get_or_create(
         organization=org, checkin=checkin, defaults={"by": by, "reply": reply.strip()}
@@ -276,8 +284,13 @@ def checkin_acknowledge(
 _MENTION = re.compile(r"@([\w.+-]+@[\w-]+(?:\.[\w-]+)+|[\w.+-]+)")
 
 
-def _mentioned(org: Organization, body: str, author: Membership) -> list[Membership]:
-    """Members named as ``@alice`` (email local part) or ``@alice@acme.example``."""
+def _mentioned(
+    org: Organization, body: str, author: Membership, objective: Objective | None
+) -> list[Membership]:
+    """Members named as ``@alice`` (email local part) or ``@alice@acme.example`` who may
+    read ``objective`` (what the comment is on, or above it): the mail quotes the comment
+    and names what it is on, so naming someone who may not read a private objective
+    mentions nobody."""
     handles = {h.lower().rstrip(".") for h in _MENTION.findall(body)}
     if not handles:
         return []
@@ -287,17 +300,43 @@ def _mentioned(org: Organization, body: str, author: Membership) -> list[Members
         email = person.user.email.lower()
         if (email in handles or email.split("@")[0] in handles) and person.pk != author.pk:
             found.append(person)
-    return found
+    if objective is None:
+        return found
+    return [p for p in found if okr_permissions.can_read_objective(p, objective)]
 
 
-def _subject_readable(by: Membership, key_result=None, objective=None, checkin=None) -> None:
-    objective = (
+def _objective_of(key_result=None, objective=None, checkin=None) -> Objective | None:
+    return (
         objective
         or (key_result.objective if key_result else None)
         or (checkin.key_result.objective if checkin else None)
     )
+
+
+def _subject_readable(by: Membership, key_result=None, objective=None, checkin=None) -> None:
+    objective = _objective_of(key_result, objective, checkin)
     if objective is not None and not okr_permissions.can_read_objective(by, objective):
         raise PermissionDenied(_("You cannot comment on a private objective."))
+
+
+def _mention(org: Organization, comment: Comment) -> None:
+    """Record who the comment's body mentions and tell each of them once, after commit.
+
+    The mentions recorded are the people told: an edit tells only those it names anew; a
+    name an edit drops stays recorded (they were told), so putting it back tells nobody
+    twice."""
+    from checkins.tasks import send_mention_email
+
+    subject = _objective_of(comment.key_result, comment.objective, comment.checkin)
+    told = set(
+        Mention.objects.for_org(org).filter(comment=comment).values_list("membership_id", flat=True)
+    )
+    new = [m for m in _mentioned(org, comment.body, comment.author, subject) if m.pk not in told]
+    Mention.objects.bulk_create(
+        [Mention(organization=org, comment=comment, membership=m) for m in new]
+    )
+    for person in new:
+        send_mention_email.delay_on_commit(org.pk, comment.pk, person.pk)
 
 
 @transaction.atomic
@@ -310,8 +349,6 @@ def comment_create(
     objective: Objective | None = None,
     checkin: CheckIn | None = None,
 ) -> Comment:
-    from checkins.tasks import send_mention_email
-
     require_same_org(org, key_result, objective, checkin)
     if sum(x is not None for x in (key_result, objective, checkin)) != 1:
         raise ValidationError(_("A comment belongs to one key result, objective or check-in."))
@@ -329,12 +366,7 @@ def comment_create(
         objective=objective,
         checkin=checkin,
     )
-    mentioned = _mentioned(org, body, by)
-    Mention.objects.bulk_create(
-        [Mention(organization=org, comment=comment, membership=m) for m in mentioned]
-    )
-    for person in mentioned:
-        send_mention_email.delay_on_commit(org.pk, comment.pk, person.pk)
+    _mention(org, comment)
     _comment_changed(org, comment)
     return comment
 
@@ -355,8 +387,11 @@ def comment_update(*, org: Organization, by: Membership, comment: Comment, body:
     body = body.strip()
     if not body:
         raise ValidationError({"body": _("Write something first.")})
+    if len(body) > 5000:
+        raise ValidationError({"body": _("Keep comments under 5,000 characters.")})
     comment.body, comment.edited_at = body, timezone.now()
     comment.save(update_fields=["body", "edited_at"])
+    _mention(org, comment)
     _comment_changed(org, comment)
     return comment
 
@@ -606,17 +641,22 @@ def away_delete(*, org: Organization, by: Membership, away) -> None:
 
 
 @transaction.atomic
-def notification_resend(*, org: Organization, by: Membership, claim) -> None:
-    """An admin decides a notification stuck in "sending" did not go out: send it again."""
+def notification_resend(*, org: Organization, by: Membership, claim, now=None) -> bool:
+    """An admin decides a notification stuck in "sending" did not go out: send it again.
+
+    Except a reminder or digest whose week has ended: it would only confuse, so it is given
+    up instead (listed as not delivered), as the tick gives up such claims. True when it
+    goes again."""
+    from checkins.reminders import WEEKLY_KINDS, current_week
     from checkins.tasks import send_notifications  # tasks import this module
 
     require_same_org(org, claim)
     if not by.is_admin:
         raise PermissionDenied(_("Only admins can resend notifications."))
-    updated = (
-        NotificationClaim.objects.for_org(org)
-        .filter(pk=claim.pk, status=ClaimStatus.SENDING)
-        .update(status=ClaimStatus.CLAIMED, error="resent by an admin")
-    )
-    if updated:
+    stuck = NotificationClaim.objects.for_org(org).filter(pk=claim.pk, status=ClaimStatus.SENDING)
+    if claim.kind in WEEKLY_KINDS and claim.week < current_week(org, now or timezone.now()):
+        stuck.update(status=ClaimStatus.FAILED, error="")
+        return False
+    if stuck.update(status=ClaimStatus.CLAIMED, error="resent by an admin"):
         send_notifications.delay_on_commit(org.pk, [claim.pk])
+    return True

@@ -17,7 +17,7 @@ from django.utils import timezone
 from checkins import notifications, reminders
 from checkins.models import Comment
 from cycles.models import Cycle, CycleState
-from okrapp.mail import send_templated_mail
+from cycles.services import cycle_close_at_deadline
 from okrapp.models import Membership, Organization
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def cadence_tick_org(org_id: int) -> int:
     """
     org = Organization.objects.get(pk=org_id)
     now = timezone.now()
+    close_scoring_at_deadline.delay(org_id)
     reminders.recover_stuck(org, now)
     claim_ids = reminders.claim_due(org, now)
     _dispatch(org_id, claim_ids)
@@ -86,9 +87,11 @@ def send_notifications(self, org_id: int, claim_ids: list[int]) -> dict:
     """Send a batch of claims; safe to run twice (each claim is won by one worker).
 
     Claims a channel refused go back to "claimed" (``send_claims`` raises SendFailed);
-    the task retries with backoff and only those are sent again.
+    the task retries with backoff and only those are sent again. A run after the claims'
+    week ended (a late retry or delivery, an admin's resend) gives them up instead.
     """
     org = Organization.objects.get(pk=org_id)
+    reminders.give_up_ended_weeks(org, timezone.now(), claim_ids)
     try:
         return notifications.send_claims(org, claim_ids)
     except notifications.SendFailed as exc:
@@ -109,9 +112,20 @@ def request_scores(org_id: int, cycle_id: int) -> int:
     return len(claim_ids)
 
 
+@shared_task(acks_late=True)
+def close_scoring_at_deadline(org_id: int) -> int:
+    """Close scoring of the cycles whose scoring deadline day has ended on the organisation's
+    clock; each close has the report built as an admin's does. Runs with every tick, on its
+    own so that a failure here holds up no reminder; safe to run twice (closed is closed)."""
+    org = Organization.objects.get(pk=org_id)
+    now = timezone.now()
+    due = Cycle.objects.for_org(org).past_scoring_deadline(org, now).order_by("pk")
+    return sum(cycle_close_at_deadline(org=org, cycle=cycle, now=now) is not None for cycle in due)
+
+
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_mention_email(org_id: int, comment_id: int, membership_id: int) -> bool:
-    """Tell a member they were mentioned in a comment (nothing if either is gone)."""
+    """Tell a member they were mentioned in a comment, once (nothing if either is gone)."""
     comment = (
         Comment.objects.for_org(org_id)
         .select_related(
@@ -130,7 +144,10 @@ def send_mention_email(org_id: int, comment_id: int, membership_id: int) -> bool
     if comment is None or person is None:
         return False
     subject = comment.key_result or comment.objective or comment.checkin.key_result
-    send_templated_mail(
+    # Once per comment and person, however often this task is delivered.
+    return notifications.send_once(
+        org_id=org_id,
+        key=f"mention.{comment_id}.{membership_id}",
         to=[person.user.email],
         template="checkins/mail/mention",
         context={
@@ -145,7 +162,6 @@ def send_mention_email(org_id: int, comment_id: int, membership_id: int) -> bool
         },
         language=person.language,
     )
-    return True
 
 
 from checkins import (  # noqa: E402 - after the tasks, as Celery registers them

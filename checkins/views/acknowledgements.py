@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
+from django.http import Http404, HttpResponse
 
 from checkins import services
 from checkins.models import CheckIn
@@ -77,12 +77,24 @@ def _decorate(checkin: CheckIn) -> CheckIn:
 
 
 def ack_queue(request, org_slug):
+    done = request.GET.get("acknowledged", "")
+    if request.htmx and done:
+        _require_reports(request)
+        return _acknowledged_row(request, done)
+    return queue_page(request)
+
+
+def _require_reports(request) -> None:
     org, viewer = request.org, request.membership
     if not viewer.is_manager and not reports_of(org, viewer).exists():
         raise PermissionDenied
-    done = request.GET.get("acknowledged", "")
-    if request.htmx and done:
-        return _acknowledged_row(request, done)
+
+
+def queue_page(request, *, refused=None, status: int = 200):
+    """The queue; ``refused``: an acknowledgement refused (``conversation.Refused``), its
+    row's form showing the reply as typed and why."""
+    _require_reports(request)
+    org, viewer = request.org, request.membership
     since = services.current_week(org) - timedelta(weeks=WEEKS - 1)
     waiting = (
         _queue_checkins(org, viewer)
@@ -95,8 +107,9 @@ def ack_queue(request, org_slug):
         "checkins": [_decorate(c) for c in page.object_list],
         "since": since,
         "weeks": WEEKS,
+        "refused": refused,
     }
-    return render_page(request, "checkins/ack_queue.html", context)
+    return render_page(request, "checkins/ack_queue.html", context, status=status)
 
 
 def _acknowledged_row(request, checkin_id: str):
@@ -118,4 +131,20 @@ def _acknowledged_row(request, checkin_id: str):
         "checkins/ack_queue.html",
         {"c": _decorate(checkin), "just_acknowledged": True},
         partial="ack-row",
+    )
+
+
+def row_refused(request, refused) -> HttpResponse | None:
+    """The queue's row of a check-in whose acknowledgement was refused (htmx, 400): its
+    form again with the reply as typed and why. ``None``: the check-in is not in the
+    viewer's queue, so the form was not sent from it."""
+    checkin = _queue_checkins(request.org, request.membership).filter(pk=refused.pk).first()
+    if checkin is None:
+        return None
+    return render_page(
+        request,
+        "checkins/ack_queue.html",
+        {"c": _decorate(checkin), "refused": refused},
+        partial="ack-row",
+        status=400,
     )

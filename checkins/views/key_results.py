@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from checkins import services
+from checkins import selectors, services
 from checkins.charts import burnup
 from checkins.forms import AcknowledgeForm, CheckInForm, CommentForm
 from checkins.models import CheckIn, Comment
@@ -54,7 +54,7 @@ def _timeline(org, kr, *, all_revisions_of: int | None = None) -> list[CheckIn]:
         CheckIn.objects.for_org(org).filter(pk=OuterRef("id")).order_by().values("revision")[:1]
     )
     history = (
-        CheckIn.history.filter(id__in=revised)
+        CheckIn.history.filter(organization_id=org.pk, id__in=revised)
         .filter(revision__lt=Subquery(current_revision))
         .annotate(
             newest_first=Window(
@@ -90,7 +90,10 @@ def _checkin_id(raw: str | None) -> int | None:
     return None
 
 
-def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
+def kr_page(request, kr, *, checkin_form=None, comment_form=None, refused=None, status=200):
+    """The page; the forms given are shown as sent (refused): ``checkin_form`` even when
+    check-ins are closed (it says why), ``refused`` one item's form
+    (``conversation.Refused``)."""
     org, viewer = request.org, request.membership
     context = key_result_context(request, kr)
     cycle = kr.objective.cycle
@@ -112,19 +115,22 @@ def kr_page(request, kr, *, checkin_form=None, comment_form=None, status=200):
                 "revision": this_week.revision if this_week else 0,
             }
         )
+    # A check-in refused because the cycle is not active comes back with the reason.
+    shows_checkin = may_check_in or (checkin_form is not None and checkin_form.is_bound)
     manages_owner = kr.owner_id != viewer.pk and services.manages(viewer, kr.owner)
     context.update(
         {
             "timeline": timeline,
             "revisions_open": revisions_open,
             "this_week": this_week,
-            "checkin_form": checkin_form if may_check_in else None,
-            "on_behalf": may_check_in and kr.owner_id != viewer.pk,
+            "checkin_form": checkin_form if shows_checkin else None,
+            "on_behalf": shows_checkin and kr.owner_id != viewer.pk,
             "ack_form": AcknowledgeForm() if manages_owner else None,
             # Older check-ins are acknowledged from the queue, not from here.
             "ack_since": week - timedelta(weeks=2),
             "comments": list(Comment.objects.for_org(org).filter(key_result=kr).with_people()),
             "comment_form": comment_form or CommentForm(),
+            "refused": refused,
             "chart": burnup(
                 kr=kr,
                 cycle=cycle,
@@ -164,7 +170,10 @@ def key_result_checkin(request, org_slug, kr_id):
                 org=request.org, by=request.membership, key_result=kr, **form.recorded()
             )
         except ConflictError as exc:
-            form.add_error(None, exc.messages)
+            # A first check-in that lost to another at the same instant has none to show:
+            # the winner's is read now that the service's transaction is over.
+            week = services.current_week(request.org)
+            form.lost_race(exc, exc.current or selectors.week_checkin(request.org, kr.pk, week))
             return kr_page(request, kr, checkin_form=form, status=409)
         except ValidationError as exc:
             apply_service_errors(form, exc)

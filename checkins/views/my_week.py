@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,16 +23,24 @@ from okrapp import cache as page_cache
 from okrapp.forms import apply_service_errors
 from okrapp.rendering import render_page
 
+_SENT = re.compile(r"kr([0-9]{1,19})-value")
+
 
 def _prefix(kr_id: int) -> str:
     return f"kr{kr_id}"
 
 
-def _load(request) -> selectors.MyWeek:
+def _load(request, also: Collection[int] = ()) -> selectors.MyWeek:
+    """The page; ``also``: the key results a save sent (see ``selectors.my_week``)."""
     org = request.org
     week = services.current_week(org)
     today = timezone.localtime(timezone.now(), org.zoneinfo).date()
-    return selectors.my_week(org, request.membership, week, today)
+    return selectors.my_week(org, request.membership, week, today, also=also)
+
+
+def _sent(data) -> set[int]:
+    """The key results whose fields a "Save all" sent."""
+    return {int(m[1]) for name in data if (m := _SENT.fullmatch(name))}
 
 
 def _attach_forms(page: selectors.MyWeek, data=None, only: set[int] | None = None):
@@ -49,22 +60,25 @@ def _check_in(request, form: CheckInForm, kr_id: int):
     the transaction that records it (another's key result: 404).
 
     Returns the check-in, or ``None`` with the errors on the form and, after a lost race,
-    ``form.conflict`` set to the newer check-in (``None`` when there is none to show)."""
+    ``form.conflict`` set to the newer check-in (``None`` when there is none to show) and
+    its revision expected next (``CheckInForm.lost_race``)."""
     org, me = request.org, request.membership
+    week = services.current_week(org)
     try:
         with transaction.atomic():
             try:
-                kr = services.lock_for_checkin(org, kr_id, week=services.current_week(org))
+                kr = services.lock_for_checkin(org, kr_id, week=week)
             except KeyResult.DoesNotExist:
                 raise Http404 from None
-            if not selectors.on_my_week(kr, me):
+            if not selectors.checks_in_from_my_week(kr, me):
                 raise Http404
             return services.checkin_record(
                 org=org, by=me, key_result=kr, locked=True, **form.recorded()
             )
     except ConflictError as exc:
-        form.conflict = exc.current
-        form.add_error(None, exc.messages)
+        # A first check-in that lost to another at the same instant has none to show: the
+        # winner's is read now that this transaction is over.
+        form.lost_race(exc, exc.current or selectors.week_checkin(org, kr_id, week))
     except ValidationError as exc:
         apply_service_errors(form, exc)
     return None
@@ -92,14 +106,17 @@ def my_week(request, org_slug):
 
     The page is kept per person until the organisation's structure or the person's own
     activity (their check-ins, their manager's acknowledgements) changes."""
-    page = _load(request)
     if request.method != "POST":
+        page = _load(request)
         _attach_forms(page)
         return render_page(
             request, "checkins/my_week.html", {"page": page, "week_label": week_label(page.week)}
         )
     only = request.POST.get("only")
-    only_ids = {int(only)} if only and only.isdigit() else None
+    only_ids = {int(only)} if only and only.isascii() and only.isdigit() else None
+    # The cards sent stay on the page even if their cycle moved on since (they say why).
+    sent = only_ids or _sent(request.POST)
+    page = _load(request, also=sent)
     _attach_forms(page, request.POST, only_ids)
     targets = [i for i in page.key_results if only_ids is None or i.kr.pk in only_ids]
     if not targets:
@@ -113,18 +130,21 @@ def my_week(request, org_slug):
     saved = sum(results)
     if saved:
         messages.success(request, _("%(n)s saved; fix the marked ones below.") % {"n": saved})
-    page = _refresh(request, page)
+    lost_races = all(
+        hasattr(i.form, "conflict") for i, ok in zip(targets, results, strict=True) if not ok
+    )
+    page = _refresh(request, page, also=sent)
     return render_page(
         request,
         "checkins/my_week.html",
         {"page": page, "week_label": week_label(page.week)},
-        status=400,
+        status=409 if lost_races else 400,
     )
 
 
-def _refresh(request, page):
+def _refresh(request, page, also: Collection[int] = ()):
     """Recompute due/done after partial saves, keeping each form as submitted."""
-    fresh = _load(request)
+    fresh = _load(request, also=also)
     forms = {i.kr.pk: i for i in page.key_results}
     for item in fresh.key_results:
         old = forms[item.kr.pk]
@@ -150,11 +170,11 @@ def my_week_save(request, org_slug, kr_id):
         title = checkin.key_result.title
         messages.success(request, _("Checked in on “%(kr)s”.") % {"kr": title})
         return redirect("my_week", org_slug=request.org.slug)
-    page = _load(request)
+    page = _load(request, also={kr_id})
     cards = [i for i in page.key_results if i.kr.pk == kr_id]
     if not cards:
-        # Not in the person's week: another's KR, another organisation's, or not in the
-        # active cycle (the week's own query is scoped to the organisation).
+        # Not the person's to check in on from here: another's KR, another organisation's,
+        # or under an archived objective (the week's own query is scoped to the organisation).
         raise Http404
     card, conflict = cards[0], getattr(form, "conflict", None)
     if checkin is None:

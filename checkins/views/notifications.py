@@ -54,6 +54,7 @@ def _page(request, *, prefs_form=None, away_form=None, status=200, new_calendar_
         "away_form": away_form or AwayForm(),
         "away_periods": list(AwayPeriod.objects.for_org(request.org).filter(membership=m)),
         "stuck": list(reminders.stuck_claims(request.org)) if m.is_admin else [],
+        "failed": list(reminders.failed_claims(request.org)) if m.is_admin else [],
         "calendar_feed": calendar.live_feed(request.org, m),
         "new_calendar_url": new_calendar_url,
     }
@@ -102,6 +103,11 @@ def away_delete(request, org_slug, away_id):
 @require_POST
 def notification_resend(request, org_slug, claim_id):
     claim = get_object_or_404(NotificationClaim.objects.for_org(request.org), pk=claim_id)
-    services.notification_resend(org=request.org, by=request.membership, claim=claim)
-    messages.success(request, _("Sent again."))
+    if services.notification_resend(org=request.org, by=request.membership, claim=claim):
+        messages.success(request, _("Sent again."))
+    else:
+        messages.warning(
+            request,
+            _("Not sent again: its week is over, so it is now listed as not delivered."),
+        )
     return redirect("notification_settings", org_slug=request.org.slug)

@@ -214,3 +214,51 @@ def test_the_navigation_links_the_cadence_pages(client, login, acme, bob, carol)
     assert url(acme) not in page  # no reports, no queue
     login(bob)
     assert url(acme) in client.get(url(acme, "my_week")).content.decode()
+
+
+# --- A reply that cannot be taken -----------------------------------------------------------------
+
+TOO_LONG = "Great work on the FAQ! " * 100  # 2,300 characters; the reply takes 2,000
+TOO_LONG_MESSAGE = "Ensure this value has at most 2000 characters (it has 2299)."  # stripped
+
+
+@pytest.mark.parametrize("sent_from", ["queue", "queue-htmx", "key-result-page"])
+def test_a_reply_too_long_is_refused_kept_and_nothing_is_acknowledged(
+    sent_from, client, login, acme, bob, carol, kr
+):
+    """It used to be dropped silently, and the check-in marked as seen without it."""
+    checkin = check_in(acme, kr, 25, 7, note="FAQ is live")
+    login(bob)
+    data = {"reply": TOO_LONG}
+    if sent_from.startswith("queue"):
+        data["next"] = url(acme) + f"?acknowledged={checkin.pk}"
+    extra = {"HTTP_HX_REQUEST": "true"} if sent_from == "queue-htmx" else {}
+    response = client.post(url(acme, "checkin_acknowledge", checkin_id=checkin.pk), data, **extra)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert TOO_LONG_MESSAGE in body
+    assert f'value="{TOO_LONG}"' in body  # the reply as typed, in the form it came from
+    if sent_from == "queue-htmx":
+        assert "<html" not in body and f'id="ack-{checkin.pk}"' in body
+    elif sent_from == "queue":
+        assert "To acknowledge" in body and f'id="ack-reply-{checkin.pk}"' in body
+    else:
+        assert f'id="ack-{checkin.pk}"' in body and "Burn-up" in body
+    assert not Acknowledgement.objects.for_org(acme).exists()
+    # Shortened, it goes through.
+    ok = client.post(
+        url(acme, "checkin_acknowledge", checkin_id=checkin.pk), {"reply": TOO_LONG[:2000]}
+    )
+    assert ok.status_code == 302
+    assert Acknowledgement.objects.for_org(acme).get().reply == TOO_LONG[:2000].strip()
+
+
+def test_someone_who_may_not_acknowledge_is_refused_whatever_the_reply(
+    client, login, acme, bob, carol, erin, kr
+):
+    checkin = check_in(acme, kr, 25, 7)
+    login(erin)
+    ack = url(acme, "checkin_acknowledge", checkin_id=checkin.pk)
+    assert client.post(ack, {"reply": TOO_LONG}).status_code == 403
+    assert client.post(ack, {"reply": "ok"}).status_code == 403
+    assert not Acknowledgement.objects.for_org(acme).exists()

@@ -82,3 +82,29 @@ def test_stay_key_results_draw_their_bounds():
 def test_today_marker_only_inside_the_cycle():
     assert burnup(kr=KR(), cycle=Cycle(), checkins=[], today=date(2026, 11, 25))["today_x"]
     assert burnup(kr=KR(), cycle=Cycle(), checkins=[], today=date(2027, 1, 5))["today_x"] is None
+
+
+def test_a_stay_bound_is_described_in_one_translatable_sentence(monkeypatch):
+    """Each direction has a whole sentence to translate, not "at %(kind)s" with "least" and
+    "most" translated apart (a language orders them its own way)."""
+    import checkins.charts
+
+    asked = []
+
+    def gettext(message):
+        asked.append(message)
+        return message
+
+    monkeypatch.setattr(checkins.charts, "_", gettext)
+    for direction, sentence in [
+        ("stay_at_least", "Should stay at least 99.5."),
+        ("stay_at_most", "Should stay at most 99.5."),
+    ]:
+        chart = burnup(
+            kr=KR(direction=direction, start_value=None, target_value=D("99.5")),
+            cycle=Cycle(),
+            checkins=[],
+        )
+        assert sentence in chart["desc"]
+    assert "Should stay at least %(bound)s." in asked and "Should stay at most %(bound)s." in asked
+    assert not {"least", "most"} & set(asked)

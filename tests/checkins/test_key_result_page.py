@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from checkins import services
 from checkins.models import CheckIn, Comment
+from cycles import services as okr_services
 
 pytestmark = pytest.mark.django_db
 
@@ -239,3 +240,124 @@ def test_a_wrong_owner_is_400_with_a_message_and_the_input_kept(
     partial = client.post(create, {"title": "x", "status": "not_started", "owner_email": "Zed"})
     assert partial.status_code == 400
     assert not Initiative.objects.for_org(acme).exists()
+
+
+# --- Check-in refusals, revisions' authors, comments on check-ins --------------------------------
+
+
+def _hidden_revision(body: str) -> str:
+    import re
+
+    (value,) = re.findall(r'<input type="hidden" name="revision" value="(\d*)"', body)
+    return value
+
+
+def test_saving_again_after_a_lost_race_revises_the_newer_check_in(
+    client, login, acme, bob, carol, kr
+):
+    services.checkin_record(
+        org=acme, by=bob, key_result=kr, value=D(24), confidence=5, note="Counted by Bob"
+    )
+    login(carol)
+    save = kr_url(acme, kr, "key_result_checkin")
+    typed = {"value": "99", "confidence": "9", "note": "typed note", "revision": "0"}
+    stale = client.post(save, typed)
+    assert stale.status_code == 409
+    body = stale.content.decode()
+    assert "changed since you opened the page" in body
+    assert "Now saved: 24 (confidence 5/10) by Bob Lin." in body and "Counted by Bob" in body
+    assert 'value="99"' in body and "typed note" in body
+    assert _hidden_revision(body) == "1"  # the newer check-in's, not the one sent
+
+    again = client.post(save, {**typed, "revision": _hidden_revision(body)})
+    assert again.status_code == 302
+    checkin = CheckIn.objects.for_org(acme).get()
+    assert (checkin.value, checkin.revision, checkin.recorded_by) == (D(99), 2, carol)
+
+
+def test_a_first_check_in_at_the_same_instant_as_another_shows_it_and_saves_next(
+    monkeypatch, client, login, acme, bob, carol, kr
+):
+    services.checkin_record(org=acme, by=bob, key_result=kr, value=D(24), confidence=5)
+    locked = services.lock_for_checkin
+
+    def read_before_the_other_committed(*args, **kwargs):
+        key_result = locked(*args, **kwargs)
+        key_result.week_checkin = None
+        return key_result
+
+    monkeypatch.setattr(services, "lock_for_checkin", read_before_the_other_committed)
+    login(carol)
+    save = kr_url(acme, kr, "key_result_checkin")
+    lost = client.post(save, {"value": "99", "confidence": "9", "revision": "0"})
+    assert lost.status_code == 409
+    body = lost.content.decode()
+    assert "at the same moment" in body and "Now saved: 24" in body
+    assert _hidden_revision(body) == "1"
+    monkeypatch.undo()
+    again = client.post(save, {"value": "99", "confidence": "9", "revision": "1"})
+    assert again.status_code == 302 and CheckIn.objects.for_org(acme).get().value == D(99)
+
+
+def test_a_check_in_in_a_cycle_that_is_not_active_says_why_and_keeps_the_input(
+    client, login, acme, alice, carol, cycle, kr
+):
+    okr_services.cycle_transition(org=acme, by=alice, cycle=cycle, to_state="scoring")
+    login(carol)
+    assert "Check in for this week" not in client.get(kr_url(acme, kr)).content.decode()
+    response = client.post(
+        kr_url(acme, kr, "key_result_checkin"),
+        {"value": "21", "confidence": "7", "note": "typed note", "revision": "0"},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "2026 Q4 is not active; check-ins are taken only in the active cycle." in body
+    assert 'value="21"' in body and "typed note" in body
+    assert not CheckIn.objects.for_org(acme).exists()
+
+
+def test_an_id_beyond_any_row_is_not_found(client, login, acme, carol, kr):
+    huge = "99999999999999999999"
+    login(carol)
+    assert client.get(f"/acme/key-results/{huge}/").status_code == 404
+    response = client.post(
+        f"/acme/key-results/{huge}/check-in/", {"value": "1", "confidence": "5", "revision": "0"}
+    )
+    assert response.status_code == 404
+
+
+def _revisions(body: str, checkin) -> str:
+    """The earlier versions listed under one check-in of the timeline."""
+    item = body[body.index(f'id="checkin-{checkin.pk}"') :]
+    return item[item.index('<details class="revisions"') : item.index("</details>")]
+
+
+def test_each_earlier_version_says_who_recorded_it(client, login, acme, bob, carol, kr):
+    for n, by in enumerate((carol, bob, carol)):
+        checkin = services.checkin_record(
+            org=acme, by=by, key_result=kr, value=D(26 - n), confidence=6,
+            note=f"pass {n}", expected_revision=n,
+        )  # fmt: skip
+    login(carol)
+    earlier = _revisions(client.get(kr_url(acme, kr)).content.decode(), checkin)
+    bobs, carols = earlier.split("<li>")[1:]  # newest first
+    assert "“pass 1”" in bobs and "recorded by Bob Lin on behalf of Carol Tsai" in bobs
+    assert "“pass 0”" in carols and "recorded by Carol Tsai" in carols
+    assert "on behalf" not in carols
+
+
+def test_a_comment_on_a_check_in_can_be_edited_and_deleted_by_its_author(
+    client, login, acme, bob, carol, kr
+):
+    checkin = services.checkin_record(org=acme, by=carol, key_result=kr, value=D(25), confidence=6)
+    comment = services.comment_create(org=acme, by=bob, checkin=checkin, body="Nice drop")
+    edit = reverse("comment_edit", kwargs={"org_slug": "acme", "comment_id": comment.pk})
+    delete = reverse("comment_delete", kwargs={"org_slug": "acme", "comment_id": comment.pk})
+    login(bob)
+    body = client.get(kr_url(acme, kr)).content.decode()
+    item = body[body.index(f'id="checkin-{checkin.pk}"') : body.index('id="comments"')]
+    assert "Nice drop" in item and f'action="{edit}"' in item and f'formaction="{delete}"' in item
+    assert ">Nice drop</textarea>" in item  # the edit box starts from the comment
+    login(carol)
+    body = client.get(kr_url(acme, kr)).content.decode()
+    assert "Nice drop" in body and edit not in body and delete not in body

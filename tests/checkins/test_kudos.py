@@ -202,7 +202,10 @@ def test_the_key_result_choice_lists_the_active_cycles_readable_ones(
     login(erin)  # neither carol's manager nor a lead of her team
     body = client.get(url(acme)).content.decode()
     assert kr.title in body and hidden_kr.title not in body
-    login(bob)  # carol's manager reads her private objective
+    # Bob manages carol but no team of the objective (it has none): he does not read it.
+    login(bob)
+    assert hidden_kr.title not in client.get(url(acme)).content.decode()
+    login(carol)  # its owner does
     assert hidden_kr.title in client.get(url(acme)).content.decode()
 
 

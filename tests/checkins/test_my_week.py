@@ -1,6 +1,6 @@
 """The “My week” page: the one-minute weekly check-in."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 from html.parser import HTMLParser
 
@@ -225,8 +225,9 @@ def test_someone_elses_key_result_is_not_in_my_week(client, login, acme, erin, k
 def test_a_check_in_from_my_week_takes_only_the_key_results_the_page_lists(
     client, login, acme, alice, carol, erin, objective, kr, kr2
 ):
-    """The save locks the row first and then asks ``on_my_week``: the same rule as the
-    page's own query, for the key result in hand."""
+    """The save locks the row first and then asks ``checks_in_from_my_week``: the page's own
+    rule for the key result in hand, less its cycle's state, which the check-in service
+    refuses with its reason."""
     archived = okr.objective_create(
         org=acme, by=carol, cycle=objective.cycle, level=Level.INDIVIDUAL, owner=carol, title="Old"
     )
@@ -257,12 +258,16 @@ def test_a_check_in_from_my_week_takes_only_the_key_results_the_page_lists(
         row = (
             KeyResult.objects.for_org(acme).select_related("objective__cycle").get(pk=key_result.pk)
         )
-        assert selectors.on_my_week(row, carol) == (key_result.pk in listed), key_result.title
+        taken = key_result.pk in listed or key_result == planned
+        assert selectors.checks_in_from_my_week(row, carol) == taken, key_result.title
 
     login(carol)
-    for key_result in (in_archived, planned, ernies):
+    for key_result in (in_archived, ernies):
         save = url(acme, "my_week_save", kr_id=key_result.pk)
         assert client.post(save, fields(key_result, "3")).status_code == 404
+    # Her own, in a cycle that is not active: refused with the reason, not as unknown.
+    refused = client.post(url(acme, "my_week_save", kr_id=planned.pk), fields(planned, "3"))
+    assert refused.status_code == 400 and "2027 Q1 is not active" in refused.content.decode()
     assert not CheckIn.objects.for_org(acme).exists()
     assert client.post(url(acme, "my_week_save", kr_id=kr.pk), fields(kr, "3")).status_code == 302
 
@@ -292,3 +297,146 @@ def test_query_count_does_not_grow_with_key_results(
         response = client.get(url(acme))
     assert response.status_code == 200
     assert response.content.decode().count("data-kr-card") == n
+
+
+# --- A lost race, a cycle that moved on, an id beyond any row, last week's values -----------------
+
+
+def _send(client, acme, how, data):
+    """Post ``data`` as My week sends it: the card's htmx save, its no-JavaScript save, or
+    "Save all"."""
+    (kr_id,) = {int(name[2:].split("-")[0]) for name in data if name.endswith("-value")} or {0}
+    if how == "save-all":
+        return client.post(url(acme), data)
+    save = url(acme, "my_week_save", kr_id=kr_id)
+    if how == "htmx":
+        return client.post(save, data, HTTP_HX_REQUEST="true")
+    return client.post(save, data)
+
+
+@pytest.mark.parametrize("how", ["htmx", "no-js", "save-all"])
+def test_saving_again_after_a_lost_race_revises_the_newer_check_in(
+    how, client, login, acme, bob, carol, kr
+):
+    """The answer to a lost race keeps what was typed, shows the newer check-in and expects
+    its revision: saving again, having read it, revises it (it used to fail for ever)."""
+    services.checkin_record(org=acme, by=carol, key_result=kr, value=D(26), confidence=6)
+    # Carol's page was opened at revision 1; Bob revises the check-in meanwhile.
+    services.checkin_record(
+        org=acme, by=bob, key_result=kr, value=D(24), confidence=5, expected_revision=1
+    )
+    login(carol)
+    stale = _send(client, acme, how, fields(kr, "99", 9, "typed note", revision=1))
+    assert stale.status_code == 409
+    body = stale.content.decode()
+    assert "changed since you opened the page" in body
+    assert "Now saved: 24 (confidence 5/10) by Bob Lin." in body
+    page = _Fields(body)
+    assert page.fields[f"kr{kr.pk}-value"]["value"] == "99" and "typed note" in body
+    assert page.fields[f"kr{kr.pk}-revision"]["value"] == "2"  # Bob's, not the one sent
+
+    again = _send(client, acme, how, fields(kr, "99", 9, "typed note", revision=2))
+    assert again.status_code == (200 if how == "htmx" else 302)
+    checkin = CheckIn.objects.for_org(acme).get()
+    assert (checkin.value, checkin.revision, checkin.recorded_by) == (D(99), 3, carol)
+
+
+def test_save_all_hands_back_every_card_with_the_revision_to_send_next(
+    client, login, acme, bob, carol, kr, kr2
+):
+    """A "Save all" that lost one race: the saved card expects its new revision, the lost
+    one the newer check-in's, so the next "Save all" saves both."""
+    services.checkin_record(org=acme, by=bob, key_result=kr, value=D(24), confidence=5)
+    login(carol)
+    first = client.post(url(acme), {**fields(kr, "99", 9), **fields(kr2, "60", 7)})
+    assert first.status_code == 409 and "1 saved" in first.content.decode()
+    page = _Fields(first.content.decode())
+    revisions = {k: page.fields[f"kr{k.pk}-revision"]["value"] for k in (kr, kr2)}
+    assert revisions == {kr: "1", kr2: "1"}
+    again = client.post(
+        url(acme),
+        {**fields(kr, "99", 9, revision=revisions[kr]), **fields(kr2, "61", 7, revision=1)},
+    )
+    assert again.status_code == 302
+    values = dict(CheckIn.objects.for_org(acme).values_list("key_result_id", "value"))
+    assert values == {kr.pk: D(99), kr2.pk: D(61)}
+
+
+def test_a_first_check_in_at_the_same_instant_as_another_shows_it_and_saves_next(
+    monkeypatch, client, login, acme, bob, carol, kr
+):
+    """Two first check-ins of the week at once: the loser's insert fails on the unique
+    constraint (its locking read saw none). The answer reads the winner's afresh, shows it
+    and expects its revision."""
+    services.checkin_record(org=acme, by=bob, key_result=kr, value=D(24), confidence=5)
+    locked = services.lock_for_checkin
+
+    def read_before_the_other_committed(*args, **kwargs):
+        key_result = locked(*args, **kwargs)
+        key_result.week_checkin = None
+        return key_result
+
+    monkeypatch.setattr(services, "lock_for_checkin", read_before_the_other_committed)
+    login(carol)
+    save = url(acme, "my_week_save", kr_id=kr.pk)
+    lost = client.post(save, fields(kr, "99", 9, revision=0), HTTP_HX_REQUEST="true")
+    assert lost.status_code == 409
+    body = lost.content.decode()
+    assert "at the same moment" in body and "Now saved: 24" in body
+    assert _Fields(body).fields[f"kr{kr.pk}-revision"]["value"] == "1"
+    monkeypatch.undo()
+    again = client.post(save, fields(kr, "99", 9, revision=1), HTTP_HX_REQUEST="true")
+    assert again.status_code == 200
+    assert CheckIn.objects.for_org(acme).get().value == D(99)
+
+
+@pytest.mark.parametrize("how", ["htmx", "no-js", "save-all"])
+def test_a_check_in_after_the_cycle_moved_on_says_why_and_keeps_the_input(
+    how, client, login, acme, alice, carol, cycle, kr
+):
+    """The page was opened while the cycle was active; it moved to scoring before the
+    save. The card comes back with the service's reason and what was typed (not a 404)."""
+    login(carol)
+    okr.cycle_transition(org=acme, by=alice, cycle=cycle, to_state="scoring")
+    response = _send(client, acme, how, fields(kr, "21", 7, "typed note", need_help=True))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "2026 Q4 is not active; check-ins are taken only in the active cycle." in body
+    page = _Fields(body)
+    assert page.fields[f"kr{kr.pk}-value"]["value"] == "21" and "typed note" in body
+    assert "checked" in page.fields[f"kr{kr.pk}-need_help"]
+    # Nothing is due in a cycle that is not active, nor is the week done.
+    assert "still due this week" not in body and "Done for this week" not in body
+    assert "There is no active cycle right now." in body
+    assert not CheckIn.objects.for_org(acme).exists()
+
+
+def test_an_id_beyond_any_row_is_not_found(client, login, acme, carol, kr):
+    """Ids past the 64-bit range used to reach the locking SQL and fail there (500)."""
+    huge = "99999999999999999999"
+    login(carol)
+    typed = {f"kr{huge}-value": "3", f"kr{huge}-confidence": "5", f"kr{huge}-revision": "0"}
+    assert client.post(f"/acme/my-week/{huge}/", typed).status_code == 404
+    assert client.post(f"/acme/my-week/{huge}/", typed, HTTP_HX_REQUEST="true").status_code == 404
+    assert client.post(f"/acme/my-week/{huge}/", {}).status_code == 404
+    assert client.post(url(acme), {**typed, "only": huge}).status_code == 404
+    # "Save all" with a stray card of that id: the person's own cards are saved.
+    assert client.post(url(acme), {**typed, **fields(kr, "25")}).status_code == 302
+    assert CheckIn.objects.for_org(acme).get().value == D(25)
+
+
+def test_the_form_is_prefilled_with_last_weeks_value_and_confidence(client, login, acme, carol, kr):
+    from django.utils import timezone
+
+    last_week = timezone.now() - timedelta(weeks=1)
+    services.checkin_record(
+        org=acme, by=carol, key_result=kr, value=D("23.5"), confidence=3, note="Old", now=last_week
+    )
+    login(carol)
+    body = client.get(url(acme)).content.decode()
+    page = _Fields(body)
+    assert page.fields[f"kr{kr.pk}-value"]["value"] == "23.5"
+    assert page.fields[f"kr{kr.pk}-confidence"]["value"] == "3"
+    assert page.fields[f"kr{kr.pk}-revision"]["value"] == "0"  # this week's is still to come
+    assert "Old</textarea>" not in body  # last week's note is not this week's
+    assert "1 key result</strong> still due this week" in body

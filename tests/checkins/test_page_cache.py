@@ -227,7 +227,7 @@ def test_kudos_show_at_once_and_private_subjects_stay_hidden_from_the_cache(
     login(carol)
     assert "Great first week" in _get(client, _company(acme))
     cadence.kudos_give(
-        org=acme, by=bob, receiver=carol, message="Mentoring the interns", objective=secret
+        org=acme, by=carol, receiver=bob, message="Mentoring the interns", objective=secret
     )
     body = _get(client, _company(acme))  # carol owns the objective: she reads it
     assert "Mentoring the interns" in body and "Secret career plan" in body
@@ -275,12 +275,12 @@ def test_the_dashboard_is_kept_per_viewer_until_a_write_and_its_forms_still_post
 def test_one_viewer_never_gets_another_viewers_kept_dashboard(
     first, client, login, acme, bob, carol, erin, cycle, engineering
 ):
-    """A key result under carol's private objective: bob (her manager) reads it on the
-    dashboard, erin does not. Each viewer's page is kept under their own key, whoever
-    asks first."""
+    """A key result under carol's private objective of Engineering: bob (who leads the
+    team) reads it on the dashboard, erin does not. Each viewer's page is kept under their
+    own key, whoever asks first."""
     plan = okr.objective_create(
         org=acme, by=carol, cycle=cycle, level=Level.INDIVIDUAL, owner=carol,
-        title="Private growth plan", visibility="private",
+        title="Private growth plan", visibility="private", team=engineering,
     )  # fmt: skip
     okr.key_result_create(
         org=acme, by=carol, objective=plan, owner=carol, title="Mentor two juniors",

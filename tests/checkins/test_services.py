@@ -153,6 +153,18 @@ def test_no_check_ins_outside_the_active_cycle(acme, alice, carol, kr, cycle):
         services.checkin_record(org=acme, by=carol, key_result=kr, value=D(20), confidence=5)
 
 
+def test_a_closed_cycle_takes_no_check_ins_and_keeps_its_values(acme, alice, carol, kr, cycle):
+    services.checkin_record(org=acme, by=carol, key_result=kr, value=D(20), confidence=5)
+    for state in ("scoring", "closed"):
+        okr.cycle_transition(org=acme, by=alice, cycle=cycle, to_state=state)
+    for value in (D(25), D(30)):  # this week's revised, and another value
+        with pytest.raises(ValidationError, match="is closed; its values are frozen"):
+            services.checkin_record(org=acme, by=carol, key_result=kr, value=value, confidence=5)
+    assert [c.value for c in CheckIn.objects.for_org(acme)] == [D(20)]
+    kr.refresh_from_db()
+    assert kr.current_value == D(20)
+
+
 def test_a_revision_that_lost_the_race_is_refused(acme, carol, bob, kr):
     services.checkin_record(
         org=acme,
@@ -320,6 +332,55 @@ def test_check_in_rolls_back_entirely_when_refused(acme, carol, kr):
         services.checkin_record(org=acme, by=carol, key_result=kr, value=D(20), confidence=0)
     assert KeyResult.objects.for_org(acme).get(pk=kr.pk).version == before
     assert Objective.objects.for_org(acme).get(pk=kr.objective_id).progress == D(0)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_check_in_failing_at_its_last_write_leaves_nothing_written(
+    first, monkeypatch, acme, carol, kr
+):
+    """Everything a check-in writes (the key result's value and history, the objective's
+    progress, the check-in and its history) is one transaction: the last write failing,
+    after all the others were made, undoes them all."""
+    from okrapp import rows
+
+    if not first:
+        services.checkin_record(
+            org=acme, by=carol, key_result=kr, value=D(25), confidence=6, note="kept"
+        )
+
+    def written_state():
+        return {
+            "kr": KeyResult.objects.for_org(acme)
+            .values("current_value", "confidence", "progress", "version")
+            .get(pk=kr.pk),
+            "progress": Objective.objects.for_org(acme).get(pk=kr.objective_id).progress,
+            "checkins": list(CheckIn.objects.for_org(acme).values("value", "note", "revision")),
+            "kr versions": KeyResult.history.filter(id=kr.pk).count(),
+            "check-in versions": CheckIn.history.count(),
+        }
+
+    before = written_state()
+    copy_to_history, written = rows.copy_to_history, []
+
+    def fail_on_the_check_in_version(instance, *args, **kwargs):
+        if isinstance(instance, CheckIn):
+            # Everything else is written by now: the key result, progress, the check-in.
+            assert KeyResult.objects.for_org(acme).get(pk=kr.pk).current_value == D(20)
+            progress = Objective.objects.for_org(acme).get(pk=kr.objective_id).progress
+            assert progress != before["progress"]
+            assert CheckIn.objects.for_org(acme).filter(value=D(20)).exists()
+            written.append(instance)
+            raise RuntimeError("the database went away")
+        return copy_to_history(instance, *args, **kwargs)
+
+    monkeypatch.setattr(rows, "copy_to_history", fail_on_the_check_in_version)
+    with pytest.raises(RuntimeError):
+        services.checkin_record(
+            org=acme, by=carol, key_result=kr, value=D(20), confidence=9,
+            expected_revision=0 if first else 1,
+        )  # fmt: skip
+    assert written  # it got that far
+    assert written_state() == before
 
 
 def test_a_check_in_writes_no_objective_history_row(acme, carol, kr):
