@@ -601,21 +601,15 @@ def _set_alignment(
             errors.append(_("An objective cannot contribute to itself."))
         elif parent.cycle_id != objective.cycle_id:
             errors.append(_("“%(title)s” is in another cycle.") % {"title": parent.title})
-        elif parent.level > objective.level or (parent.level == objective.level != Level.TEAM):
-            errors.append(
-                _(
+        elif not _is_above(org, parent, objective):
+            if parent.level == objective.level == Level.TEAM:
+                message = _("“%(title)s” belongs to a team that is not above this one.")
+            else:
+                message = _(
                     "“%(title)s” is not at a higher level; objectives align upward "
                     "(individual → team → company)."
                 )
-                % {"title": parent.title}
-            )
-        elif parent.level == objective.level == Level.TEAM and not _team_is_above(
-            org, parent.team_id, objective.team_id
-        ):
-            errors.append(
-                _("“%(title)s” belongs to a team that is not above this one.")
-                % {"title": parent.title}
-            )
+            errors.append(message % {"title": parent.title})
     if not errors:
         ancestors = _alignment_ancestor_ids(org, objective.cycle_id, [p.pk for p in parents])
         if objective.pk in ancestors:
@@ -699,7 +693,8 @@ def _check_links_after_move(
 
 def _is_above(org: Organization, upper: Objective, lower: Objective) -> bool:
     """Whether ``lower`` may contribute to ``upper`` as their levels and teams stand: a
-    higher level, or two team objectives, ``upper``'s team above ``lower``'s."""
+    higher level, or two team objectives, ``upper``'s team above ``lower``'s. The one rule
+    for links chosen (``_set_alignment``) and links kept through a move."""
     if upper.level == lower.level == Level.TEAM:
         return _team_is_above(org, upper.team_id, lower.team_id)
     return upper.level < lower.level
