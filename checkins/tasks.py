@@ -51,7 +51,8 @@ def cadence_tick_org(org_id: int) -> int:
     """
     org = Organization.objects.get(pk=org_id)
     now = timezone.now()
-    close_scoring_at_deadline.delay(org_id)
+    if Cycle.objects.for_org(org).past_scoring_deadline(org, now).exists():
+        close_scoring_at_deadline.delay(org_id)
     reminders.recover_stuck(org, now)
     claim_ids = reminders.claim_due(org, now)
     _dispatch(org_id, claim_ids)
@@ -115,8 +116,9 @@ def request_scores(org_id: int, cycle_id: int) -> int:
 @shared_task(acks_late=True)
 def close_scoring_at_deadline(org_id: int) -> int:
     """Close scoring of the cycles whose scoring deadline day has ended on the organisation's
-    clock; each close has the report built as an admin's does. Runs with every tick, on its
-    own so that a failure here holds up no reminder; safe to run twice (closed is closed)."""
+    clock; each close has the report built as an admin's does. Queued by the tick when one
+    is due, on its own so that a failure here holds up no reminder; safe to run twice
+    (closed is closed)."""
     org = Organization.objects.get(pk=org_id)
     now = timezone.now()
     due = Cycle.objects.for_org(org).past_scoring_deadline(org, now).order_by("pk")
