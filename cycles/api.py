@@ -57,7 +57,7 @@ from okrapp.api import (
     error_responses,
 )
 from okrapp.models import Membership, Team
-from okrapp.rows import MAX_ID
+from okrapp.rows import MAX_ID, is_id
 
 VERSION_REQUIRED = _("Send the version you read, so a newer change is not overwritten.")
 PROGRESS = {"max_digits": 12, "decimal_places": 4}
@@ -102,7 +102,7 @@ def objective_filters(params: dict, prefix: str = "") -> Q:
     if "team" in params:
         team = params["team"]
         by_team = Q(**{f"{prefix}team__slug": team})
-        if team.isascii() and team.isdigit() and int(team) <= MAX_ID:
+        if is_id(team):
             by_team |= Q(**{f"{prefix}team_id": int(team)})
         match &= by_team
     if "level" in params:

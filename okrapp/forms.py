@@ -17,7 +17,7 @@ from okrapp.models import (
     Organization,
     Team,
 )
-from okrapp.rows import MAX_ID
+from okrapp.rows import is_id
 
 
 def apply_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -38,8 +38,7 @@ def _is_id(value) -> bool:
     Checked before any query: SQLite cannot bind a larger number (``OverflowError``, a 500
     from a list of ids), and ``int()`` would read other scripts' digits ("١٢") as an id.
     """
-    text = str(value).strip()
-    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+    return is_id(str(value).strip())
 
 
 class IdChoiceField(forms.ModelChoiceField):

@@ -28,6 +28,13 @@ from django.utils import timezone
 #: lookups simply find nothing. The API's id fields and the raw reads share this bound.
 MAX_ID = 2**63 - 1
 
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` names a row's id: ASCII digits (``int()`` would also read other
+    scripts' digits, "١٢"), no larger than :data:`MAX_ID`."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+
+
 # simple_history's own columns on a historical model, written here beside the tracked ones.
 _HISTORY_OWN = ("history_date", "history_change_reason", "history_type", "history_user_id")
 
