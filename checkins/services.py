@@ -339,6 +339,17 @@ def _mention(org: Organization, comment: Comment) -> None:
         send_mention_email.delay_on_commit(org.pk, comment.pk, person.pk)
 
 
+def _comment_body(body: str) -> str:
+    """A comment's text as kept, for a new comment and an edit alike; refused when empty or
+    too long."""
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    if len(body) > 5000:
+        raise ValidationError({"body": _("Keep comments under 5,000 characters.")})
+    return body
+
+
 @transaction.atomic
 def comment_create(
     *,
@@ -352,11 +363,7 @@ def comment_create(
     require_same_org(org, key_result, objective, checkin)
     if sum(x is not None for x in (key_result, objective, checkin)) != 1:
         raise ValidationError(_("A comment belongs to one key result, objective or check-in."))
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": _("Write something first.")})
-    if len(body) > 5000:
-        raise ValidationError({"body": _("Keep comments under 5,000 characters.")})
+    body = _comment_body(body)
     _subject_readable(by, key_result, objective, checkin)
     comment = Comment.objects.create(
         organization=org,
@@ -384,11 +391,7 @@ def comment_update(*, org: Organization, by: Membership, comment: Comment, body:
     require_same_org(org, comment)
     if comment.author_id != by.pk:
         raise PermissionDenied(_("You can only edit your own comments."))
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": _("Write something first.")})
-    if len(body) > 5000:
-        raise ValidationError({"body": _("Keep comments under 5,000 characters.")})
+    body = _comment_body(body)
     comment.body, comment.edited_at = body, timezone.now()
     comment.save(update_fields=["body", "edited_at"])
     _mention(org, comment)
